@@ -1,0 +1,39 @@
+"""`create_app(settings)`: route tables, middlewares, and the shared upstream session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from .middlewares import auth_middleware, error_middleware, request_id_middleware
+from .routes import info, messages
+from .routing.tokens import TokenCounter
+from .settings import Settings
+from .state import HTTP, STATE, TOKENS, StateRef, build_snapshot
+
+MAX_BODY_BYTES = 64 * 1024 * 1024  # Claude Code sends MBs once screenshots pile up
+log = structlog.get_logger("ccr_aio.app")
+
+
+async def _http_session(app: web.Application) -> AsyncIterator[None]:
+    # One pool for every provider; per-call timeouts are set in pipeline/upstream.py.
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300)
+    async with aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False) as session:
+        app[HTTP] = session
+        yield
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        middlewares=[request_id_middleware, error_middleware, auth_middleware],
+        client_max_size=MAX_BODY_BYTES,
+    )
+    app[STATE] = StateRef(build_snapshot(settings))
+    app[TOKENS] = TokenCounter()
+    app.cleanup_ctx.append(_http_session)
+    app.add_routes(info.routes)
+    app.add_routes(messages.routes)
+    return app

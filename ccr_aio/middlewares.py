@@ -1,0 +1,92 @@
+"""Request id, error shaping and authentication, outermost first."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from .errors import ApiError, error_body
+from .state import STATE
+
+log = structlog.get_logger("ccr_aio.http")
+REQUEST_ID = web.RequestKey("request_id", str)
+_PUBLIC = ("/", "/health")
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = request.headers.get("x-request-id", "")[:64] or "req_" + secrets.token_hex(8)
+    request[REQUEST_ID] = request_id
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
+        response = await handler(request)
+        if not response.prepared:
+            response.headers["request-id"] = request_id
+        return response
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id")
+
+
+def _json_error(status: int, message: str, error_type: str | None = None) -> web.Response:
+    return web.json_response(error_body(status, message, error_type), status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error leaves as `{"type":"error","error":{...}}`; tracebacks only go to the log."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        if exc.status >= 500:
+            log.warning("request_failed", status=exc.status, message=exc.message[:500])
+        return _json_error(exc.status, exc.message, exc.error_type)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
+        if exc.status == 404:
+            message = f"Not found: {request.method} {request.path}"
+        elif exc.status == 405:
+            message = f"Method {request.method} not allowed on {request.path}"
+        elif exc.status == 413:
+            message = f"Request body too large (limit {request.app._client_max_size} bytes)"
+        response = _json_error(exc.status, message)
+        if exc.status == 405 and "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+    except (ConnectionResetError, web.RequestPayloadError):
+        raise
+    except Exception:
+        log.exception("unhandled_error", path=request.path)
+        return _json_error(500, "Internal server error", "api_error")
+
+
+def _is_public(path: str) -> bool:
+    return path in _PUBLIC or path == "/ui" or path.startswith("/ui/") or path.startswith("/static/")
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    settings = request.app[STATE].current.settings
+    if settings.providers and not settings.apikey:
+        origin = request.headers.get("Origin")
+        port = request.url.port or settings.port
+        allowed = (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
+        if origin and origin not in allowed:
+            raise ApiError(403, f"Origin {origin} is not allowed")
+    if not settings.apikey or _is_public(request.path):
+        return await handler(request)
+    supplied = request.headers.get("x-api-key")
+    if supplied is None:
+        bearer = request.headers.get("Authorization", "")
+        if bearer[:7].lower() == "bearer ":
+            supplied = bearer[7:].strip()
+    if not supplied:
+        raise ApiError(401, "APIKEY is missing")
+    if not hmac.compare_digest(supplied.encode(), settings.apikey.encode()):
+        raise ApiError(401, "Invalid API key")
+    return await handler(request)

@@ -1,0 +1,68 @@
+"""Server-sent events: upstream bytes -> JSON chunks (parsed once), events -> bytes.
+
+The parser is line-based like every provider's SSE: only `data:` lines matter, `[DONE]` is
+skipped but never terminal (the stream ends at EOF), invalid JSON is skipped, and a complete
+`data:` line left without a trailing newline at EOF is still processed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger("ccr_aio.sse")
+
+_loads = json.loads
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+async def iter_data_lines(byte_chunks: AsyncIterable[bytes]) -> AsyncIterator[str]:
+    """Yield the payload of every `data:` line, decoding UTF-8 across read boundaries."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""
+    async for raw in byte_chunks:
+        text = pending + decoder.decode(raw)
+        if "\n" not in text:
+            pending = text
+            continue
+        lines = text.split("\n")
+        pending = lines.pop()
+        for line in lines:
+            if line.startswith("data:"):
+                yield line[5:].strip()
+    pending += decoder.decode(b"", final=True)
+    if pending.startswith("data:"):
+        yield pending[5:].strip()
+
+
+async def iter_json_chunks(byte_chunks: AsyncIterable[bytes]) -> AsyncIterator[dict[str, Any]]:
+    """Yield each `data:` payload parsed as a JSON object."""
+    async for payload in iter_data_lines(byte_chunks):
+        if not payload or payload == "[DONE]":
+            continue
+        try:
+            chunk = _loads(payload)
+        except ValueError:
+            log.debug("sse_invalid_json", payload=payload[:200])
+            continue
+        if isinstance(chunk, dict):
+            yield chunk
+
+
+def encode_event(event: dict[str, Any]) -> bytes:
+    """Anthropic framing: the event name is the payload's `type`."""
+    return f"event: {event['type']}\ndata: {_dumps(event)}\n\n".encode()
+
+
+def encode_data(chunk: dict[str, Any]) -> bytes:
+    """OpenAI framing: data lines only."""
+    return f"data: {_dumps(chunk)}\n\n".encode()
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON as upstreams and clients expect it (like JSON.stringify)."""
+    return _dumps(obj)

@@ -1,0 +1,92 @@
+"""The one place that talks to providers: headers, timeouts, proxy, and error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import aiohttp
+
+from ..errors import ApiError
+from ..providers import Provider
+from ..transformers.base import UpstreamOptions
+
+# Never forwarded in passthrough mode: hop-by-hop, and framing/encoding aiohttp redoes itself.
+_DROP_FROM_CLIENT = frozenset(
+    {"host", "connection", "content-length", "transfer-encoding", "keep-alive", "accept-encoding",
+     "upgrade", "te", "trailer", "proxy-authorization", "proxy-connection", "cookie", "origin", "referer"}
+)
+CONNECT_TIMEOUT_S = 30.0
+
+
+def provider_headers(provider: Provider, options: UpstreamOptions) -> dict[str, str]:
+    """Bearer auth with the provider key, then transformer headers (None removes a header)."""
+    headers: dict[str, str] = {"Content-Type": "application/json"}
+    if provider.api_key:
+        headers["Authorization"] = f"Bearer {provider.api_key}"
+    return _apply(headers, options.headers)
+
+
+def passthrough_headers(client_headers: Mapping[str, str], options: UpstreamOptions) -> dict[str, str]:
+    headers = {k: v for k, v in client_headers.items() if k.lower() not in _DROP_FROM_CLIENT}
+    headers["Content-Type"] = "application/json"
+    return _apply(headers, options.headers)
+
+
+def _apply(headers: dict[str, str], changes: Mapping[str, str | None]) -> dict[str, str]:
+    for key, value in changes.items():
+        for existing in [k for k in headers if k.lower() == key.lower()]:
+            del headers[existing]
+        if value:
+            headers[key] = value
+    return headers
+
+
+def _timeout(timeout_ms: int, stream: bool) -> aiohttp.ClientTimeout:
+    seconds = timeout_ms / 1000
+    if stream:
+        # A stream may legitimately run for long; what must not happen is silence.
+        return aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S, sock_read=seconds)
+    return aiohttp.ClientTimeout(total=seconds, sock_connect=CONNECT_TIMEOUT_S)
+
+
+@asynccontextmanager
+async def open_upstream(
+    session: aiohttp.ClientSession,
+    *,
+    url: str,
+    data: bytes,
+    headers: Mapping[str, str],
+    provider: str,
+    model: str,
+    stream: bool,
+    timeout_ms: int,
+    proxy: str | None = None,
+) -> AsyncIterator[aiohttp.ClientResponse]:
+    """POST to the provider; non-2xx answers raise ApiError with the provider's words kept."""
+    try:
+        response = await session.post(
+            url, data=data, headers=headers, proxy=proxy, timeout=_timeout(timeout_ms, stream)
+        )
+    except asyncio.TimeoutError:
+        raise ApiError(504, f"Provider {provider} ({model}) timed out after {timeout_ms} ms") from None
+    except aiohttp.ClientError as exc:
+        raise ApiError(502, f"Provider {provider} ({model}) is unreachable: {exc}") from None
+    try:
+        if response.status >= 400:
+            try:
+                text = await response.text(errors="replace")
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                text = response.reason or ""
+            raise ApiError(
+                response.status, f"Error from provider({provider},{model}: {response.status}): {text}"
+            )
+        yield response
+    finally:
+        # A fully read body returns the connection to the pool; anything else (client gone,
+        # error mid-stream) must close it so the provider stops generating.
+        if response.content.at_eof():
+            response.release()
+        else:
+            response.close()

@@ -1,0 +1,180 @@
+"""POST /v1/messages and /v1/messages/count_tokens: parse → route → transform → send → stream back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Any
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from ..errors import ApiError, error_body
+from ..logs import get_app_logger
+from ..middlewares import REQUEST_ID
+from ..pipeline.chain import Prepared, prepare_request, unified_json, unified_stream
+from ..pipeline.sse import dumps, encode_event, iter_json_chunks
+from ..pipeline.upstream import open_upstream, passthrough_headers, provider_headers
+from ..routing.router import Route, decide
+from ..state import HTTP, STATE, TOKENS, Snapshot
+from ..transformers._anthropic_response import aggregate_chunks, message_to_events
+from ..transformers.base import Context
+
+routes = web.RouteTableDef()
+log = structlog.get_logger("ccr_aio.messages")
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache",
+    "Connection": "keep-alive",
+    "X-Accel-Buffering": "no",
+}
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise ApiError(400, f"Invalid JSON in request body: {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "Request body must be a JSON object")
+    return body
+
+
+def validate_messages_body(body: dict[str, Any]) -> None:
+    if "messages" not in body:
+        raise ApiError(400, "messages is required")
+    if not isinstance(body["messages"], list):
+        raise ApiError(400, "messages must be an array")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise ApiError(400, "model is required")
+
+
+@routes.post("/v1/messages")
+async def create_message(request: web.Request) -> web.StreamResponse:
+    snapshot = request.app[STATE].current
+    body = await read_json_object(request)
+    validate_messages_body(body)
+    route = await decide(body, request.headers, snapshot)
+    ctx = Context(
+        request_id=request[REQUEST_ID],
+        provider=route.provider.name,
+        model=route.model,
+        client_model=body["model"],
+        stream=body.get("stream") is True,
+    )
+    get_app_logger().info("route", scenario=route.scenario, model=route.label, requested=body["model"])
+    prepared = await prepare_request(snapshot.endpoint, route.provider, route.model, body, ctx)
+    return await forward(request, snapshot, route, prepared, ctx)
+
+
+async def forward(
+    request: web.Request, snapshot: Snapshot, route: Route, prepared: Prepared, ctx: Context
+) -> web.StreamResponse:
+    provider, options, settings = route.provider, prepared.options, snapshot.settings
+    if prepared.bypass:
+        # The provider's own chain entry carries the options (e.g. UseBearer).
+        headers = provider.chain[0].auth(passthrough_headers(request.headers, options), provider, ctx)
+    else:
+        headers = provider_headers(provider, options)
+    async with open_upstream(
+        request.app[HTTP],
+        url=options.url or provider.api_base_url,
+        data=dumps(prepared.body).encode(),
+        headers=headers,
+        provider=provider.name,
+        model=route.model,
+        stream=ctx.stream,
+        timeout_ms=options.timeout_ms or settings.api_timeout_ms,
+        proxy=options.proxy or settings.proxy_url,
+    ) as upstream:
+        is_sse = upstream.content_type == "text/event-stream"
+        raw = upstream_bytes(upstream, route)
+        if prepared.bypass:
+            if is_sse:
+                return await write_stream(request, raw, raw=True)
+            return web.Response(body=await read_all(raw), status=upstream.status, content_type=upstream.content_type)
+        endpoint = snapshot.endpoint
+        if ctx.stream:
+            if is_sse:
+                chunks = unified_stream(provider, route.model, iter_json_chunks(raw), ctx)
+                events = endpoint.stream_in(chunks, ctx)
+            else:
+                unified = unified_json(provider, route.model, parse_json(await read_all(raw), route), ctx)
+                events = iterate(message_to_events(endpoint.json_in(unified, ctx)))
+            return await write_stream(request, events)
+        if is_sse:
+            unified = await aggregate_chunks(unified_stream(provider, route.model, iter_json_chunks(raw), ctx))
+        else:
+            unified = unified_json(provider, route.model, parse_json(await read_all(raw), route), ctx)
+        return web.json_response(endpoint.json_in(unified, ctx), dumps=dumps)
+
+
+async def upstream_bytes(upstream: aiohttp.ClientResponse, route: Route) -> AsyncIterator[bytes]:
+    """The provider's body as it arrives; a cut connection becomes an ApiError, so it can be
+    told apart from the client going away (which must just stop everything)."""
+    try:
+        async for data in upstream.content.iter_any():
+            yield data
+    except asyncio.TimeoutError:
+        raise ApiError(504, f"Provider {route.label} stopped sending (read timeout)") from None
+    except aiohttp.ClientError as exc:
+        raise ApiError(502, f"Provider {route.label} dropped the connection mid-response: {exc}") from None
+
+
+async def read_all(raw: AsyncIterable[bytes]) -> bytes:
+    return b"".join([data async for data in raw])
+
+
+def parse_json(data: bytes, route: Route) -> dict[str, Any]:
+    try:
+        body = json.loads(data)
+    except ValueError:
+        raise ApiError(502, f"Provider {route.label} returned invalid JSON: {data[:300]!r}") from None
+    if not isinstance(body, dict):
+        raise ApiError(502, f"Provider {route.label} returned a non-object JSON body")
+    return body
+
+
+async def iterate(items: list[dict]) -> AsyncIterator[dict]:
+    for item in items:
+        yield item
+
+
+async def write_stream(
+    request: web.Request, items: AsyncIterator[Any], raw: bool = False
+) -> web.StreamResponse:
+    """Write each event as it comes. Headers go out with the first event, so an upstream that
+    fails before producing anything still gets a proper HTTP error status."""
+    response = web.StreamResponse(status=200, headers={**SSE_HEADERS, "request-id": request[REQUEST_ID]})
+    try:
+        async for item in items:
+            if not response.prepared:
+                await response.prepare(request)
+            await response.write(item if raw else encode_event(item))
+    except ApiError as exc:
+        if not response.prepared:
+            raise
+        log.warning("stream_aborted", status=exc.status, message=exc.message[:300])
+        await response.write(encode_event(error_body(exc.status, exc.message, exc.error_type)))
+    except ConnectionResetError:
+        raise
+    except Exception:
+        if not response.prepared:
+            raise
+        log.exception("stream_failed")
+        await response.write(encode_event(error_body(500, "Internal server error")))
+    if not response.prepared:
+        await response.prepare(request)
+    await response.write_eof()
+    return response
+
+
+@routes.post("/v1/messages/count_tokens")
+async def count_tokens(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    validate_messages_body({**body, "model": body.get("model") or "-"})
+    return web.json_response({"input_tokens": await request.app[TOKENS].count_async(body)})

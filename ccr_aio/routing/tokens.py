@@ -1,0 +1,207 @@
+"""Count the tokens of an Anthropic Messages request, the way Claude Code Router does.
+
+The count only drives routing (long-context threshold), so cl100k_base is used as CCR does.
+Claude Code resends the whole conversation every turn, so each piece of content is counted
+once and remembered by a hash of its text: a growing conversation only tokenizes what is new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import hashlib
+import json
+import threading
+import types
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tiktoken
+from tiktoken_ext import openai_public
+
+BPE_PATH = Path(__file__).resolve().parent.parent / "data" / "cl100k_base.tiktoken"
+BPE_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
+DEFAULT_MAX_ENTRIES = 20_000
+# New text tokenizes at ~8 ms per 100 KB; below this, a thread hop is not worth it.
+DEFAULT_OFFLOAD_CHARS = 50_000
+
+_Key = tuple[int, int]
+
+
+def _read_local_bpe(expected_hash: str | None = None) -> dict[bytes, int]:
+    # Parsed here rather than by tiktoken.load.load_tiktoken_bpe: that one copies the file
+    # into TIKTOKEN_CACHE_DIR and raises if a user-set cache dir is not writable.
+    if expected_hash not in (None, BPE_SHA256):
+        raise ValueError(f"tiktoken wants a cl100k_base with sha256 {expected_hash}; "
+                         f"the shipped {BPE_PATH.name} is {BPE_SHA256}")
+    data = BPE_PATH.read_bytes()
+    if hashlib.sha256(data).hexdigest() != BPE_SHA256:
+        raise ValueError(f"{BPE_PATH} is corrupt: sha256 does not match {BPE_SHA256}")
+    return {base64.b64decode(tok): int(rank)
+            for tok, rank in (line.split() for line in data.splitlines() if line)}
+
+
+@functools.cache
+def load_encoding() -> tiktoken.Encoding:
+    """cl100k_base from the shipped file; never touches the network or the tiktoken cache.
+
+    Takes ~0.1 s: call it (or build the TokenCounter) at startup, not inside a request.
+    """
+    # Run tiktoken's own cl100k_base() (pat_str, special tokens) with the URL loader swapped
+    # for the local file, on a copy of the function so the shared module is never patched.
+    definition = types.FunctionType(
+        openai_public.cl100k_base.__code__,
+        {**openai_public.cl100k_base.__globals__,
+         "load_tiktoken_bpe": lambda _url, expected_hash=None: _read_local_bpe(expected_hash)},
+    )
+    return tiktoken.Encoding(**definition())
+
+
+def _dumps(value: Any) -> str:
+    # Same text as JS JSON.stringify for JSON data: compact, non-ASCII kept as is.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _block_texts(block: Any, out: list[str]) -> None:
+    if not isinstance(block, dict):
+        return
+    kind = block.get("type")
+    if kind == "text":
+        if isinstance(block.get("text"), str):
+            out.append(block["text"])
+    elif kind in ("tool_use", "server_tool_use"):
+        if "input" in block:
+            out.append(_dumps(block["input"]))
+    elif kind == "tool_result":
+        content = block.get("content")
+        if isinstance(content, str):
+            out.append(content)
+        elif isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict) and part.get("type") == "text":
+                    out.append(part.get("text") or "")
+                elif isinstance(part, dict) and part.get("type") not in ("image", "document"):
+                    out.append(_dumps(part))
+    elif kind == "thinking":
+        if isinstance(block.get("thinking"), str):
+            out.append(block["thinking"])
+    # image, document (base64 payloads) and redacted_thinking (opaque) are not counted.
+
+
+def content_texts(body: dict[str, Any]) -> list[str]:
+    """The texts whose tokens make up the count of a request: messages, system, tools."""
+    out: list[str] = []
+    system = body.get("system")
+    if isinstance(system, str):
+        out.append(system)
+    elif isinstance(system, list):
+        for block in system:
+            _block_texts(block, out)
+    for message in body.get("messages") or ():
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            out.append(content)
+        elif isinstance(content, list):
+            for block in content:
+                _block_texts(block, out)
+    for tool in body.get("tools") or ():
+        if isinstance(tool, dict):
+            out.append(f"{tool.get('name') or ''}{tool.get('description') or ''}")
+            if "input_schema" in tool:
+                out.append(_dumps(tool["input_schema"]))
+    return out
+
+
+def estimate_upper_bound(body: dict[str, Any]) -> int:
+    """A bound that is never below `TokenCounter.count(body)`, at a fraction of its cold cost.
+
+    Every cl100k token covers at least one byte of UTF-8, so tokens <= UTF-8 bytes. A router
+    can skip exact counting when this is already below its threshold.
+    """
+    return sum(len(t) if t.isascii() else len(t.encode("utf-8", "surrogatepass"))
+               for t in content_texts(body))
+
+
+@dataclass
+class TokenStats:
+    hits: int = 0  # texts found in the cache (or repeated within one request)
+    misses: int = 0  # distinct texts that had to be tokenized
+    tokenized_chars: int = 0
+    offloaded: int = 0  # count_async calls that tokenized in a worker thread
+
+
+class TokenCounter:
+    """Token counts of requests, with an LRU cache of per-text counts shared by all requests.
+
+    The cache is only touched under a lock and tokenization runs outside it, so `count` is
+    safe from any thread and `count_async` can tokenize in a worker thread.
+    """
+
+    def __init__(self, encoding: tiktoken.Encoding | None = None, *,
+                 max_entries: int = DEFAULT_MAX_ENTRIES,
+                 offload_chars: int = DEFAULT_OFFLOAD_CHARS) -> None:
+        self.encoding = encoding or load_encoding()
+        self.max_entries = max_entries
+        self.offload_chars = offload_chars
+        self.stats = TokenStats()
+        # Keys are (len, hash) of the text, not the text, so 20k entries stay a few MB. The
+        # strings are new objects every request, yet hashing them costs less than json.loads.
+        self._cache: OrderedDict[_Key, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def count(self, body: dict[str, Any]) -> int:
+        """Tokens of the messages, system and tools of an Anthropic request."""
+        keys, known, pending = self._lookup(content_texts(body))
+        return self._finish(keys, known, self._tokenize(pending))
+
+    async def count_async(self, body: dict[str, Any]) -> int:
+        """Same as `count`; large new content is tokenized in a thread so the loop keeps going."""
+        keys, known, pending = self._lookup(content_texts(body))
+        if sum(map(len, pending.values())) > self.offload_chars:
+            with self._lock:
+                self.stats.offloaded += 1
+            fresh = await asyncio.to_thread(self._tokenize, pending)
+        else:
+            fresh = self._tokenize(pending)
+        return self._finish(keys, known, fresh)
+
+    def _lookup(self, texts: list[str]) -> tuple[list[_Key], dict[_Key, int], dict[_Key, str]]:
+        keys = [(len(text), hash(text)) for text in texts]  # hashed before taking the lock
+        known: dict[_Key, int] = {}
+        pending: dict[_Key, str] = {}
+        cache = self._cache
+        with self._lock:
+            for key, text in zip(keys, texts):
+                if key in known or key in pending:
+                    self.stats.hits += 1
+                elif (n := cache.get(key)) is not None:
+                    cache.move_to_end(key)
+                    known[key] = n
+                    self.stats.hits += 1
+                else:
+                    pending[key] = text
+                    self.stats.misses += 1
+        return keys, known, pending
+
+    def _tokenize(self, pending: dict[_Key, str]) -> dict[_Key, int]:
+        # encode_ordinary: "<|endoftext|>" in user text is plain text, not an error. The Rust
+        # core releases the GIL, so this can run in a worker thread.
+        encode = self.encoding.encode_ordinary
+        return {key: len(encode(text)) for key, text in pending.items()}
+
+    def _finish(self, keys: list[_Key], known: dict[_Key, int], fresh: dict[_Key, int]) -> int:
+        # The total comes from this request's own counts: eviction cannot change it.
+        known.update(fresh)
+        with self._lock:
+            self.stats.tokenized_chars += sum(k[0] for k in fresh)
+            cache = self._cache
+            cache.update(fresh)
+            while len(cache) > self.max_entries:
+                cache.popitem(last=False)
+        return sum(known[key] for key in keys)

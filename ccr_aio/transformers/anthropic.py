@@ -1,0 +1,42 @@
+"""The endpoint transformer of `/v1/messages`: Anthropic Messages ⇄ the unified shape.
+
+The conversions live in `_anthropic_request.py`, `_anthropic_response.py` and
+`_anthropic_stream.py`; this class only wires them to the chain's hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from ._anthropic_request import anthropic_to_unified
+from ._anthropic_response import unified_to_anthropic_message
+from ._anthropic_stream import unified_to_anthropic_stream
+from .base import Context, Transformer, builtin
+
+if TYPE_CHECKING:
+    from ..providers import Provider
+
+
+@builtin
+class Anthropic(Transformer):
+    name = "Anthropic"
+    endpoint = "/v1/messages"
+
+    def request_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        return anthropic_to_unified(body)
+
+    def stream_in(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+        return unified_to_anthropic_stream(chunks, ctx)
+
+    def json_in(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        return unified_to_anthropic_message(body, ctx.client_model)
+
+    def auth(self, headers: dict[str, str], provider: Provider, ctx: Context) -> dict[str, str]:
+        """Passthrough credentials: the provider's key replaces whatever the client sent."""
+        headers = {k: v for k, v in headers.items() if k.lower() not in ("x-api-key", "authorization")}
+        if self.options.get("UseBearer"):
+            headers["authorization"] = f"Bearer {provider.api_key}"
+        else:
+            headers["x-api-key"] = provider.api_key
+        return headers

@@ -1,0 +1,142 @@
+"""The transformer interface, the per-request context, and the name registry.
+
+A transformer is a small class with optional hooks. Endpoint transformers (only `anthropic`
+today) convert the client's format to the unified OpenAI-chat shape and back; provider and
+model transformers adapt the unified shape to one provider's dialect. Stream hooks are async
+generators over already-parsed chunk dicts, so every transformer can be tested with a list.
+
+Hooks a subclass may override (the defaults are identities and are skipped by the chain):
+
+- ``request_out(body, ctx) -> dict``                       endpoint: client -> unified
+- ``request_in(request, provider, ctx) -> dict | (dict, UpstreamOptions)``   unified -> provider
+- ``stream_out(chunks, ctx) -> AsyncIterator[dict]``        provider chunks -> unified chunks
+- ``json_out(body, ctx) -> dict``                           provider JSON -> unified JSON
+- ``stream_in(chunks, ctx) -> AsyncIterator[dict]``         endpoint: unified chunks -> client events
+- ``json_in(body, ctx) -> dict``                            endpoint: unified JSON -> client JSON
+- ``auth(headers, provider, ctx) -> dict``                  endpoint, passthrough mode only
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from ..settings import Provider
+
+
+@dataclass
+class UpstreamOptions:
+    """What a request hook may change about the upstream call. Headers merge key by key;
+    a header set to None is removed."""
+
+    url: str | None = None
+    headers: dict[str, str | None] = field(default_factory=dict)
+    timeout_ms: int | None = None
+    proxy: str | None = None
+
+    def merge(self, other: UpstreamOptions) -> None:
+        self.url = other.url or self.url
+        self.headers.update(other.headers)
+        self.timeout_ms = other.timeout_ms or self.timeout_ms
+        self.proxy = other.proxy or self.proxy
+
+
+_counter = itertools.count()
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Context:
+    """Per-request facts a transformer may read. Ids and the clock are injectable for tests."""
+
+    request_id: str = ""
+    provider: str = ""
+    model: str = ""
+    client_model: str | None = None  # reported back to the client as `model`
+    stream: bool = False
+    input_tokens: int = 0  # estimate for message_start
+    now_ms: Callable[[], int] = _now_ms
+    new_uuid: Callable[[], str] = lambda: uuid.uuid4().hex
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def new_id(self, prefix: str) -> str:
+        return f"{prefix}{self.now_ms()}_{next(_counter)}"
+
+
+class Transformer:
+    name: ClassVar[str] = ""
+    endpoint: ClassVar[str | None] = None
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        self.options: dict[str, Any] = dict(options or {})
+
+    def request_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        return body
+
+    async def request_in(
+        self, request: dict[str, Any], provider: Provider, ctx: Context
+    ) -> dict[str, Any] | tuple[dict[str, Any], UpstreamOptions]:
+        return request
+
+    def stream_out(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+        return chunks
+
+    def json_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        return body
+
+    def stream_in(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+        return chunks
+
+    def json_in(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        return body
+
+    def auth(self, headers: dict[str, str], provider: Provider, ctx: Context) -> dict[str, str]:
+        return headers
+
+    def overrides(self, hook: str) -> bool:
+        """True when this transformer changes `hook`; identities are left out of the chain."""
+        return getattr(type(self), hook) is not getattr(Transformer, hook)
+
+
+class Registry:
+    """Transformer classes by lower-cased name (CCR spells `Anthropic`; users type both)."""
+
+    def __init__(self) -> None:
+        self._classes: dict[str, type[Transformer]] = {}
+
+    def register(self, cls: type[Transformer], name: str | None = None) -> type[Transformer]:
+        self._classes[(name or cls.name).lower()] = cls
+        return cls
+
+    def get(self, name: str) -> type[Transformer] | None:
+        return self._classes.get(name.lower())
+
+    def create(self, name: str, options: dict[str, Any] | None = None) -> Transformer:
+        cls = self.get(name)
+        if cls is None:
+            raise KeyError(name)
+        return cls(options)
+
+    def names(self) -> list[tuple[str, type[Transformer]]]:
+        return [(cls.name or key, cls) for key, cls in self._classes.items()]
+
+    def copy(self) -> Registry:
+        other = Registry()
+        other._classes = dict(self._classes)
+        return other
+
+
+BUILTINS = Registry()
+
+
+def builtin(cls: type[Transformer]) -> type[Transformer]:
+    """Class decorator: register a built-in transformer under its `name`."""
+    return BUILTINS.register(cls)

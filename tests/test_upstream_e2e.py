@@ -1,0 +1,91 @@
+"""Upstream call policy end to end: Anthropic passthrough, proxy, timeouts, unreachable providers."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import base_config, provider_config, sdk
+from tests.fakes.openai_upstream import Reply, completion, json_reply, stream_reply, text_chunks
+
+USER = [{"role": "user", "content": "hi"}]
+ANTHROPIC_SSE = (
+    b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant",'
+    b'"content":[],"model":"claude-x","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":0}}}\n\n'
+    b'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n'
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"native"}}\n\n'
+    b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
+    b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":1}}\n\n'
+    b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+)
+
+
+def anthropic_provider(fake, use):
+    entry = provider_config(fake, name="claude", models=["claude-x"], transformer={"use": use})
+    entry["api_base_url"] = str(fake.server.make_url("/v1/messages"))
+    return {"Providers": [entry], "Router": {"default": "claude,claude-x"}}
+
+
+async def test_anthropic_passthrough_pipes_bytes_and_swaps_credentials(make_client, fake):
+    client = await make_client(anthropic_provider(fake, ["Anthropic"]))
+    fake.queue(Reply(chunks=[], chunk_bytes=[ANTHROPIC_SSE[:100], ANTHROPIC_SSE[100:]], done=False))
+    body = {"model": "claude-opus", "max_tokens": 5, "messages": USER, "stream": True, "metadata": {"user_id": "u"}}
+    response = await client.post(
+        "/v1/messages?beta=true",
+        json=body,
+        headers={"x-api-key": "client-key", "Authorization": "Bearer client", "anthropic-beta": "x-beta", "anthropic-version": "2023-06-01"},
+    )
+    assert await response.read() == ANTHROPIC_SSE
+    sent = fake.requests[0]
+    assert sent.body == {**body, "model": "claude-x"}
+    lowered = {k.lower(): v for k, v in sent.headers.items()}
+    assert lowered["x-api-key"] == "sk-fake-provider"
+    assert "authorization" not in lowered
+    assert lowered["anthropic-beta"] == "x-beta" and lowered["anthropic-version"] == "2023-06-01"
+
+
+async def test_anthropic_passthrough_use_bearer(make_client, fake):
+    client = await make_client(anthropic_provider(fake, [["Anthropic", {"UseBearer": True}]]))
+    fake.queue(json_reply({"id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": "claude-x",
+                           "stop_reason": "end_turn", "stop_sequence": None, "usage": {"input_tokens": 1, "output_tokens": 1}}))
+    message = await sdk(client).messages.create(model="m", max_tokens=5, messages=USER)
+    assert message.id == "msg_1"
+    lowered = {k.lower(): v for k, v in fake.requests[0].headers.items()}
+    assert lowered["authorization"] == "Bearer sk-fake-provider" and "x-api-key" not in lowered
+
+
+async def test_anthropic_with_other_transformer_is_not_passthrough(make_client, fake):
+    config = anthropic_provider(fake, ["Anthropic", "openai"])
+    client = await make_client(config)
+    fake.queue(json_reply(completion("converted")))
+    message = await sdk(client).messages.create(model="m", max_tokens=5, messages=USER)
+    assert message.content[0].text == "converted"
+    assert fake.requests[0].body["messages"] == [{"role": "user", "content": "hi"}]
+
+
+async def test_proxy_url_is_used(make_client, fake):
+    config = base_config(fake, PROXY_URL=str(fake.server.make_url("")))
+    config["Providers"][0]["api_base_url"] = "http://127.0.0.1:9/v1/chat/completions"  # nothing listens there
+    client = await make_client(config)
+    fake.queue(json_reply(completion("via proxy")))
+    message = await sdk(client).messages.create(model="m", max_tokens=5, messages=USER)
+    assert message.content[0].text == "via proxy"
+    assert fake.requests[0].headers["Host"] == "127.0.0.1:9"
+
+
+async def test_timeout_is_504_naming_provider(make_client, fake):
+    client = await make_client(base_config(fake, API_TIMEOUT_MS=300))
+    fake.queue(stream_reply(text_chunks(["x"]), hang_after=0))
+    response = await client.post("/v1/messages", json={"model": "m", "max_tokens": 5, "messages": USER})
+    assert response.status == 504
+    body = await response.json()
+    assert body["error"]["type"] == "api_error" and "fake" in body["error"]["message"]
+
+
+async def test_unreachable_provider_is_502(make_client, fake):
+    config = base_config(fake)
+    config["Providers"][0]["api_base_url"] = "http://127.0.0.1:9/v1/chat/completions"
+    client = await make_client(config)
+    response = await client.post("/v1/messages", json={"model": "m", "max_tokens": 5, "messages": USER, "stream": True})
+    assert response.status == 502
+    body = await response.json()
+    assert "unreachable" in body["error"]["message"] and "sk-fake-provider" not in json.dumps(body)
