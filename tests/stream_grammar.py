@@ -75,7 +75,7 @@ def check_stream(events: list[dict], *, complete: bool = True) -> None:
             assert kind in ("message_start", "message_stop", "ping"), f"{where}: unknown event type"
     if complete:
         assert open_block is None, f"block {open_block} never stopped"
-        assert len(events) >= 2 and events[-2].get("type") == "message_delta", "message_delta is not second to last"
+        assert len(events) >= 2 and events[-2].get("type") == "message_delta", "message_delta not second to last"
         assert events[-1].get("type") == "message_stop", "message_stop is not last"
 
 

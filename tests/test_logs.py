@@ -156,14 +156,16 @@ def test_size_rotation_keeps_newest_three(tmp_path: Path) -> None:
 
 def test_new_file_each_day(tmp_path: Path) -> None:
     now = [datetime(2025, 1, 1, 23, 59, 59)]
-    handler = RotatingServerLog(tmp_path, clock=lambda: now[0])
+    logs_dir = tmp_path / "logs"
+    logs_dir.mkdir()
+    handler = RotatingServerLog(logs_dir, clock=lambda: now[0])
     handler.setFormatter(logging.Formatter("%(message)s"))
     record = logging.makeLogRecord({"msg": "x"})
     handler.handle(record)
     now[0] += timedelta(seconds=2)
     handler.handle(record)
     handler.close()
-    assert [p.name for p in sorted(tmp_path.iterdir())] == [
+    assert [p.name for p in sorted(logs_dir.iterdir())] == [
         "ccr-20250101235959.log", "ccr-20250102000001.log"]
 
 

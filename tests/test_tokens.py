@@ -68,7 +68,9 @@ def test_hello_world_is_four_tokens() -> None:
 
 def test_loads_offline_from_shipped_file(monkeypatch, tmp_path) -> None:
     # An empty cache dir and no sockets: a download attempt would fail loudly.
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    cache_dir = tmp_path / "tiktoken-cache"
+    cache_dir.mkdir()
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(cache_dir))
     monkeypatch.setattr(tiktoken.load, "read_file", lambda *a: pytest.fail("tiktoken I/O"))
     monkeypatch.setattr(socket.socket, "connect", lambda *a: pytest.fail("network"))
     load_encoding.cache_clear()
@@ -80,7 +82,7 @@ def test_loads_offline_from_shipped_file(monkeypatch, tmp_path) -> None:
     assert enc.encode_ordinary("hello world") == [15339, 1917]  # cl100k_base reference ids
     assert enc.special_tokens_set >= {"<|endoftext|>", "<|endofprompt|>"}
     assert TokenCounter(enc).count({"messages": [{"role": "user", "content": "Hello, world!"}]}) == 4
-    assert list(tmp_path.iterdir()) == []
+    assert list(cache_dir.iterdir()) == []
 
 
 def test_special_token_text_is_plain_text() -> None:

@@ -21,24 +21,13 @@ from typing import Any
 
 import structlog
 
-from ..errors import error_type_for
+from ..errors import ERROR_TYPES, error_type_for
 from ._anthropic_common import anthropic_usage, map_stop_reason
 from .base import Context
 
 log = structlog.get_logger("ccr_aio.anthropic_stream")
 
-_ANTHROPIC_ERROR_TYPES = frozenset(
-    {
-        "invalid_request_error",
-        "authentication_error",
-        "permission_error",
-        "not_found_error",
-        "request_too_large",
-        "rate_limit_error",
-        "api_error",
-        "overloaded_error",
-    }
-)
+_ANTHROPIC_ERROR_TYPES = frozenset(ERROR_TYPES.values())
 
 
 class _Tool:

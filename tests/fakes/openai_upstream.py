@@ -107,7 +107,8 @@ def _encode(item: Any) -> bytes:
 
 
 class FakeUpstream:
-    def __init__(self) -> None:
+    def __init__(self, record: bool = True) -> None:
+        self.record = record
         self.requests: list[Recorded] = []
         self.replies: deque[Reply] = deque()
         self.default = stream_reply(text_chunks(["Hello", " from", " fake"]))
@@ -128,14 +129,14 @@ class FakeUpstream:
             body = json.loads(raw)
         except ValueError:
             body = raw.decode(errors="replace")
-        self.requests.append(Recorded(request.path, dict(request.query), dict(request.headers), body))
+        if self.record:
+            self.requests.append(Recorded(request.path, dict(request.query), dict(request.headers), body))
         reply = self.replies.popleft() if self.replies else self.default
         wants_stream = isinstance(body, dict) and body.get("stream") is True
-        if reply.chunks is None or (reply.status >= 400):
-            if reply.text_body is not None:
-                return web.Response(status=reply.status, text=reply.text_body)
-            return web.json_response(reply.json_body, status=reply.status)
-        if not wants_stream and reply.chunks is not None and reply.json_body is not None:
+        if reply.text_body is not None:
+            return web.Response(status=reply.status, text=reply.text_body)
+        # A reply with both shapes answers in the shape the caller asked for.
+        if reply.chunks is None or reply.status >= 400 or (not wants_stream and reply.json_body is not None):
             return web.json_response(reply.json_body, status=reply.status)
         return await self._stream(request, reply)
 
