@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -9,8 +10,8 @@ import structlog
 from aiohttp import web
 
 from .middlewares import auth_middleware, error_middleware, request_id_middleware
-from .routes import info, messages
-from .routing.tokens import TokenCounter
+from .routes import admin, info, messages, models
+from .routing.tokens import TokenCounter, load_encoding
 from .settings import Settings
 from .state import HTTP, STATE, TOKENS, StateRef, build_snapshot
 
@@ -26,6 +27,11 @@ async def _http_session(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _warm_tokenizer(app: web.Application) -> None:
+    # Loading the BPE ranks takes ~130 ms; do it off the loop so /health answers at once.
+    asyncio.get_running_loop().run_in_executor(None, load_encoding)
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[request_id_middleware, error_middleware, auth_middleware],
@@ -36,4 +42,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_http_session)
     app.add_routes(info.routes)
     app.add_routes(messages.routes)
+    app.add_routes(models.routes)
+    app.add_routes(admin.routes)
+    app.on_startup.append(_warm_tokenizer)
     return app

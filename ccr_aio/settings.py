@@ -120,10 +120,12 @@ def build_settings(
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     source = str(config_path)
 
-    providers = config.get("Providers", config.get("providers")) or []
+    providers = config.get("Providers", config.get("providers"))
+    providers = [] if providers is None else providers
     if not isinstance(providers, list):
         raise ConfigError(f"{source}: Providers must be a list")
-    router = config.get("Router") or {}
+    router = config.get("Router")
+    router = {} if router is None else router
     if not isinstance(router, dict):
         raise ConfigError(f"{source}: Router must be an object")
 

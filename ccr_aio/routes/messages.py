@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -92,20 +92,21 @@ async def forward(
         proxy=options.proxy or settings.proxy_url,
     ) as upstream:
         is_sse = upstream.content_type == "text/event-stream"
-        raw = upstream_bytes(upstream, route)
+        writer = SseWriter(request) if ctx.stream else None
+        raw = upstream_bytes(upstream, route, writer.flush if writer else None)
         if prepared.bypass:
-            if is_sse:
-                return await write_stream(request, raw, raw=True)
+            if is_sse and writer:
+                return await writer.send(raw, raw=True)
             return web.Response(body=await read_all(raw), status=upstream.status, content_type=upstream.content_type)
         endpoint = snapshot.endpoint
-        if ctx.stream:
+        if writer:
             if is_sse:
                 chunks = unified_stream(provider, route.model, iter_json_chunks(raw), ctx)
                 events = endpoint.stream_in(chunks, ctx)
             else:
                 unified = unified_json(provider, route.model, parse_json(await read_all(raw), route), ctx)
                 events = iterate(message_to_events(endpoint.json_in(unified, ctx)))
-            return await write_stream(request, events)
+            return await writer.send(events)
         if is_sse:
             unified = await aggregate_chunks(unified_stream(provider, route.model, iter_json_chunks(raw), ctx))
         else:
@@ -113,11 +114,25 @@ async def forward(
         return web.json_response(endpoint.json_in(unified, ctx), dumps=dumps)
 
 
-async def upstream_bytes(upstream: aiohttp.ClientResponse, route: Route) -> AsyncIterator[bytes]:
+async def upstream_bytes(
+    upstream: aiohttp.ClientResponse,
+    route: Route,
+    before_read: Callable[[], Awaitable[None]] | None = None,
+) -> AsyncIterator[bytes]:
     """The provider's body as it arrives; a cut connection becomes an ApiError, so it can be
-    told apart from the client going away (which must just stop everything)."""
+    told apart from the client going away (which must just stop everything).
+
+    `before_read` runs before each network read: by then the pipeline above has turned the
+    previous read into events, so the writer can send them in one write instead of one
+    syscall per event."""
+    content = upstream.content
     try:
-        async for data in upstream.content.iter_any():
+        while True:
+            if before_read is not None:
+                await before_read()
+            data = await content.readany()
+            if not data:
+                return
             yield data
     except asyncio.TimeoutError:
         raise ApiError(504, f"Provider {route.label} stopped sending (read timeout)") from None
@@ -144,33 +159,52 @@ async def iterate(items: list[dict]) -> AsyncIterator[dict]:
         yield item
 
 
-async def write_stream(
-    request: web.Request, items: AsyncIterator[Any], raw: bool = False
-) -> web.StreamResponse:
-    """Write each event as it comes. Headers go out with the first event, so an upstream that
-    fails before producing anything still gets a proper HTTP error status."""
-    response = web.StreamResponse(status=200, headers={**SSE_HEADERS, "request-id": request[REQUEST_ID]})
-    try:
-        async for item in items:
-            if not response.prepared:
-                await response.prepare(request)
-            await response.write(item if raw else encode_event(item))
-    except ApiError as exc:
-        if not response.prepared:
+class SseWriter:
+    """Writes events to the client as the pipeline produces them, one write per upstream read.
+
+    Headers go out with the first flush, so an upstream that fails before producing anything
+    still gets a proper HTTP error status instead of a 200 with an error event."""
+
+    def __init__(self, request: web.Request) -> None:
+        self.request = request
+        self.response = web.StreamResponse(status=200, headers={**SSE_HEADERS, "request-id": request[REQUEST_ID]})
+        self.pending: list[bytes] = []
+
+    @property
+    def started(self) -> bool:
+        return self.response.prepared or bool(self.pending)
+
+    async def flush(self) -> None:
+        if not self.pending:
+            return
+        if not self.response.prepared:
+            await self.response.prepare(self.request)
+        data = b"".join(self.pending)
+        self.pending.clear()
+        await self.response.write(data)
+
+    async def send(self, items: AsyncIterator[Any], raw: bool = False) -> web.StreamResponse:
+        pending = self.pending
+        try:
+            async for item in items:
+                pending.append(item if raw else encode_event(item))
+        except ApiError as exc:
+            if not self.started:
+                raise
+            log.warning("stream_aborted", status=exc.status, message=exc.message[:300])
+            pending.append(encode_event(error_body(exc.status, exc.message, exc.error_type)))
+        except ConnectionResetError:
             raise
-        log.warning("stream_aborted", status=exc.status, message=exc.message[:300])
-        await response.write(encode_event(error_body(exc.status, exc.message, exc.error_type)))
-    except ConnectionResetError:
-        raise
-    except Exception:
-        if not response.prepared:
-            raise
-        log.exception("stream_failed")
-        await response.write(encode_event(error_body(500, "Internal server error")))
-    if not response.prepared:
-        await response.prepare(request)
-    await response.write_eof()
-    return response
+        except Exception:
+            if not self.started:
+                raise
+            log.exception("stream_failed")
+            pending.append(encode_event(error_body(500, "Internal server error")))
+        await self.flush()
+        if not self.response.prepared:
+            await self.response.prepare(self.request)
+        await self.response.write_eof()
+        return self.response
 
 
 @routes.post("/v1/messages/count_tokens")

@@ -143,7 +143,7 @@ class TokenCounter:
     def __init__(self, encoding: tiktoken.Encoding | None = None, *,
                  max_entries: int = DEFAULT_MAX_ENTRIES,
                  offload_chars: int = DEFAULT_OFFLOAD_CHARS) -> None:
-        self.encoding = encoding or load_encoding()
+        self._encoding = encoding  # loaded on first use: start-up must not wait for it
         self.max_entries = max_entries
         self.offload_chars = offload_chars
         self.stats = TokenStats()
@@ -151,6 +151,10 @@ class TokenCounter:
         # strings are new objects every request, yet hashing them costs less than json.loads.
         self._cache: OrderedDict[_Key, int] = OrderedDict()
         self._lock = threading.Lock()
+
+    @property
+    def encoding(self) -> tiktoken.Encoding:
+        return self._encoding or load_encoding()
 
     def __len__(self) -> int:
         return len(self._cache)
