@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
-from .routing.tokens import TokenCounter
 from .providers import Provider, build_providers
+from .routing.custom import CustomRouter, load_custom_router, load_system_prompt
+from .routing.sessions import Sessions
+from .routing.tokens import TokenCounter
 from .settings import Settings
 from .transformers import BUILTINS, Registry, Transformer
 
@@ -21,6 +23,8 @@ class Snapshot:
     registry: Registry
     providers: dict[str, Provider]
     endpoint: Transformer  # the `/v1/messages` endpoint transformer
+    custom_router: CustomRouter | None = None
+    system_prompt: str | None = None  # REWRITE_SYSTEM_PROMPT text
 
     def find(self, provider: str, model: str) -> tuple[Provider, str] | None:
         """(provider, configured model spelling) for a case-insensitive `provider,model`."""
@@ -38,6 +42,8 @@ def build_snapshot(settings: Settings, registry: Registry | None = None) -> Snap
         registry=registry,
         providers=build_providers(settings, registry),
         endpoint=registry.create("anthropic"),
+        custom_router=load_custom_router(settings.config.get("CUSTOM_ROUTER_PATH")),
+        system_prompt=load_system_prompt(settings.config.get("REWRITE_SYSTEM_PROMPT")),
     )
 
 
@@ -51,3 +57,4 @@ class StateRef:
 STATE = web.AppKey("state", StateRef)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 TOKENS = web.AppKey("tokens", TokenCounter)
+SESSIONS = web.AppKey("sessions", Sessions)

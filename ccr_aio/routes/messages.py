@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from functools import partial
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -17,8 +18,9 @@ from ..middlewares import REQUEST_ID
 from ..pipeline.chain import Prepared, prepare_request, unified_json, unified_stream
 from ..pipeline.sse import dumps, encode_event, iter_json_chunks
 from ..pipeline.upstream import open_upstream, passthrough_headers, provider_headers
+from ..routing.prompt import rewrite_system_prompt
 from ..routing.router import Route, decide
-from ..state import HTTP, STATE, TOKENS, Snapshot
+from ..state import HTTP, SESSIONS, STATE, TOKENS, Snapshot
 from ..transformers._anthropic_response import aggregate_chunks, message_to_events
 from ..transformers.base import Context
 
@@ -33,7 +35,10 @@ SSE_HEADERS = {
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
+    return parse_json_object(await request.read())
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw)
     except ValueError as exc:
@@ -56,17 +61,24 @@ def validate_messages_body(body: dict[str, Any]) -> None:
 @routes.post("/v1/messages")
 async def create_message(request: web.Request) -> web.StreamResponse:
     snapshot = request.app[STATE].current
-    body = await read_json_object(request)
+    raw = await request.read()
+    body = parse_json_object(raw)
     validate_messages_body(body)
-    route = await decide(body, request.headers, snapshot)
+    route = await decide(body, request.headers, snapshot, request.app[SESSIONS], request.app[TOKENS], len(raw))
+    rewrite_system_prompt(body, snapshot.system_prompt)
     ctx = Context(
         request_id=request[REQUEST_ID],
         provider=route.provider.name,
         model=route.model,
         client_model=body["model"],
         stream=body.get("stream") is True,
+        input_tokens=route.token_count or 0,
+        session=route.session,
     )
-    get_app_logger().info("route", scenario=route.scenario, model=route.label, requested=body["model"])
+    get_app_logger().info(
+        "route", scenario=route.scenario, model=route.label, requested=body["model"],
+        tokens=route.token_count, session=route.session, project=route.project,
+    )
     prepared = await prepare_request(snapshot.endpoint, route.provider, route.model, body, ctx)
     return await forward(request, snapshot, route, prepared, ctx)
 
@@ -92,7 +104,8 @@ async def forward(
         proxy=options.proxy or settings.proxy_url,
     ) as upstream:
         is_sse = upstream.content_type == "text/event-stream"
-        writer = SseWriter(request) if ctx.stream else None
+        sessions = request.app[SESSIONS]
+        writer = SseWriter(request, partial(sessions.record_usage, ctx.session)) if ctx.stream else None
         raw = upstream_bytes(upstream, route, writer.flush if writer else None)
         if prepared.bypass:
             if is_sse and writer:
@@ -111,7 +124,9 @@ async def forward(
             unified = await aggregate_chunks(unified_stream(provider, route.model, iter_json_chunks(raw), ctx))
         else:
             unified = unified_json(provider, route.model, parse_json(await read_all(raw), route), ctx)
-        return web.json_response(endpoint.json_in(unified, ctx), dumps=dumps)
+        message = endpoint.json_in(unified, ctx)
+        sessions.record_usage(ctx.session, message.get("usage"))
+        return web.json_response(message, dumps=dumps)
 
 
 async def upstream_bytes(
@@ -165,8 +180,9 @@ class SseWriter:
     Headers go out with the first flush, so an upstream that fails before producing anything
     still gets a proper HTTP error status instead of a 200 with an error event."""
 
-    def __init__(self, request: web.Request) -> None:
+    def __init__(self, request: web.Request, on_usage: Callable[[dict], None] | None = None) -> None:
         self.request = request
+        self.on_usage = on_usage
         self.response = web.StreamResponse(status=200, headers={**SSE_HEADERS, "request-id": request[REQUEST_ID]})
         self.pending: list[bytes] = []
 
@@ -186,8 +202,14 @@ class SseWriter:
     async def send(self, items: AsyncIterator[Any], raw: bool = False) -> web.StreamResponse:
         pending = self.pending
         try:
-            async for item in items:
-                pending.append(item if raw else encode_event(item))
+            if raw:
+                async for item in items:
+                    pending.append(item)
+            else:
+                async for event in items:
+                    pending.append(encode_event(event))
+                    if event["type"] == "message_delta" and self.on_usage:
+                        self.on_usage(event.get("usage"))
         except ApiError as exc:
             if not self.started:
                 raise

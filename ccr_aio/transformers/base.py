@@ -63,6 +63,7 @@ class Context:
     client_model: str | None = None  # reported back to the client as `model`
     stream: bool = False
     input_tokens: int = 0  # estimate for message_start
+    session: str | None = None
     now_ms: Callable[[], int] = _now_ms
     new_uuid: Callable[[], str] = lambda: uuid.uuid4().hex
     extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,132 @@
+"""Sessions: which Claude Code session a request belongs to, its project, its last usage.
+
+Claude Code names the session in `metadata.user_id` — older versions as `..._session_<id>`,
+current ones as a JSON string `{"device_id":..,"account_uuid":..,"session_id":..}` — and in
+the `X-Claude-Code-Session-Id` header. The project is the folder of `~/.claude/projects/`
+holding `<session>.jsonl`; per-project and per-session routers live in
+`~/.claude-code-router/<project>/config.json` and `.../<project>/<session>.json`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import structlog
+
+log = structlog.get_logger("ccr_aio.sessions")
+K = TypeVar("K")
+V = TypeVar("V")
+_MISSING = object()
+MISS_RETRY_S = 30.0
+
+
+class LRU(Generic[K, V]):
+    """A small bounded mapping; the least recently used entry goes first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K, default: Any = None) -> Any:
+        value = self._data.get(key, _MISSING)
+        if value is _MISSING:
+            return default
+        self._data.move_to_end(key)
+        return value
+
+    def __contains__(self, key: K) -> bool:
+        return key in self._data
+
+    def set(self, key: K, value: V) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        while len(self._data) > self.size:
+            self._data.popitem(last=False)
+
+
+def session_id(body: Mapping[str, Any], headers: Mapping[str, str]) -> str | None:
+    user_id = (body.get("metadata") or {}).get("user_id") if isinstance(body.get("metadata"), dict) else None
+    if isinstance(user_id, str) and user_id:
+        if user_id.startswith("{"):
+            try:
+                parsed = json.loads(user_id)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict) and parsed.get("session_id"):
+                return str(parsed["session_id"])
+        elif "_session_" in user_id:
+            return user_id.rsplit("_session_", 1)[1] or None
+    return headers.get("X-Claude-Code-Session-Id") or None
+
+
+def _safe_name(value: str) -> bool:
+    return bool(value) and "/" not in value and "\\" not in value and value not in (".", "..")
+
+
+class Sessions:
+    """Per-process session knowledge that survives config reloads."""
+
+    def __init__(self, home: Path | None = None, size: int = 2048) -> None:
+        self._home = home
+        self.projects: LRU[str, tuple[str | None, float]] = LRU(size)
+        self.usage: LRU[str, int] = LRU(size)
+
+    @property
+    def home(self) -> Path:
+        return self._home or Path.home()
+
+    def record_usage(self, session: str | None, usage: Mapping[str, Any] | None) -> None:
+        """Remember the prompt size of the session's latest response (for the long-context rule)."""
+        if not session or not usage:
+            return
+        total = sum(int(usage.get(k) or 0) for k in
+                    ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"))
+        if total:
+            self.usage.set(session, total)
+
+    async def project_of(self, session: str) -> str | None:
+        cached = self.projects.get(session)
+        now = time.monotonic()
+        if cached is not None and (cached[0] is not None or now < cached[1]):
+            return cached[0]
+        project = await asyncio.to_thread(self._find_project, session) if _safe_name(session) else None
+        # A miss is retried later: Claude Code may write the transcript after its first call.
+        self.projects.set(session, (project, now + MISS_RETRY_S))
+        return project
+
+    def _find_project(self, session: str) -> str | None:
+        root = self.home / ".claude" / "projects"
+        try:
+            for folder in root.iterdir():
+                if (folder / f"{session}.jsonl").is_file():
+                    return folder.name
+        except OSError:
+            return None
+        return None
+
+    async def project_router(self, ccr_home: Path, project: str, session: str) -> dict[str, Any] | None:
+        """The session's Router, else the project's, else None. Read off the event loop."""
+        return await asyncio.to_thread(self._read_project_router, ccr_home, project, session)
+
+    @staticmethod
+    def _read_project_router(ccr_home: Path, project: str, session: str) -> dict[str, Any] | None:
+        import pyjson5
+
+        folder = ccr_home / project
+        for path in (folder / f"{session}.json", folder / "config.json"):
+            try:
+                data = pyjson5.decode(path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError, pyjson5.Json5Exception) as exc:
+                log.warning("project_config_unreadable", path=str(path), error=str(exc)[:200])
+                continue
+            if isinstance(data, dict) and isinstance(data.get("Router"), dict):
+                return data["Router"]
+        return None
