@@ -10,13 +10,14 @@ from typing import Any
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "data" / "claude-code-2.1.328-first-turn.json"
 
 
-def _file_text(turn: int, size: int) -> str:
-    line = f"    {turn:04d}  def handler_{turn}(request):  return render(request, 'page.html', ctx)  # noqa\n"
+def _file_text(turn: int, size: int, salt: str) -> str:
+    line = f"    {turn:04d}  def handler_{turn}{salt}(request):  return render(request, 'page.html', ctx)  # noqa\n"
     return (line * (size // len(line) + 1))[:size]
 
 
-def long_conversation(turns: int = 120, result_bytes: int = 2600) -> dict[str, Any]:
-    """~380 KB with the defaults: system prompt, ~12 tools, `turns` tool_use/tool_result pairs."""
+def long_conversation(turns: int = 120, result_bytes: int = 2600, salt: str = "") -> dict[str, Any]:
+    """~380 KB with the defaults: system prompt, ~12 tools, `turns` tool_use/tool_result pairs.
+    A different `salt` gives a conversation no cache has seen."""
     body = json.loads(FIXTURE.read_text())
     messages = [body["messages"][0]]
     for turn in range(turns):
@@ -26,7 +27,7 @@ def long_conversation(turns: int = 120, result_bytes: int = 2600) -> dict[str, A
             {"type": "tool_use", "id": tool_id, "name": "Read", "input": {"file_path": f"/src/app/module_{turn}.py"}},
         ]})
         messages.append({"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": tool_id, "content": _file_text(turn, result_bytes)},
+            {"type": "tool_result", "tool_use_id": tool_id, "content": _file_text(turn, result_bytes, salt)},
         ]})
     messages.append({"role": "user", "content": [{"type": "text", "text": "Now summarise what you found."}]})
     body["messages"] = messages

@@ -88,3 +88,15 @@ async def test_no_counting_when_no_rule_needs_it(client):
     stats = client.app[TOKENS].stats
     await client.post("/v1/messages", json={"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x" * 5000}]})
     assert stats.misses == 0 and stats.hits == 0
+
+
+async def test_shipped_example_custom_router_loads_and_runs():
+    from pathlib import Path
+
+    from ccr_aio.routing.custom import call_custom_router, load_custom_router
+
+    router = load_custom_router(Path(__file__).resolve().parents[1] / "examples" / "custom_router.py")
+    assert router is not None
+    context = {"token_count": 40_000, "session_id": None, "project": None, "scenario": "think"}
+    assert await call_custom_router(router, {}, {}, context) == "deepseek,deepseek-reasoner"
+    assert await call_custom_router(router, {}, {}, {**context, "scenario": "default"}) is None

@@ -200,3 +200,17 @@ def test_upper_bound_is_at_least_the_count(large) -> None:
                             {"type": "tool_use", "id": "t", "name": "x", "input": {"é": "🙂"}}]}]}
     assert TokenCounter().count(odd) <= estimate_upper_bound(odd)
     assert estimate_upper_bound({}) == 0 == TokenCounter().count({})
+
+
+async def test_count_async_stops_early_above_a_limit_and_finishes_in_background() -> None:
+    from ccr_aio.routing.tokens import TokenCounter
+
+    counter = TokenCounter(offload_chars=1000)
+    body = {"messages": [{"role": "user", "content": f"paragraph {i} " + "word " * 2000} for i in range(20)]}
+    exact = TokenCounter().count(body)
+    partial = await counter.count_async(body, stop_above=5000)
+    assert 5000 < partial <= exact
+    while counter._background:  # the rest is counted off the request path
+        await next(iter(counter._background))
+    assert await counter.count_async(body, stop_above=5000) == exact  # warm: every text cached
+    assert counter.stats.misses == 20

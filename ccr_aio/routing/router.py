@@ -113,7 +113,7 @@ async def _token_count(
     # Tokens never outnumber the bytes of the JSON body: a small body cannot be "long".
     if not needed and body_size <= floor:
         return None
-    return await tokens.count_async(body)
+    return await tokens.count_async(body, stop_above=None if needed else floor)
 
 
 async def decide(

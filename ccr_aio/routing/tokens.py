@@ -151,6 +151,7 @@ class TokenCounter:
         # strings are new objects every request, yet hashing them costs less than json.loads.
         self._cache: OrderedDict[_Key, int] = OrderedDict()
         self._lock = threading.Lock()
+        self._background: set[asyncio.Task] = set()
 
     @property
     def encoding(self) -> tiktoken.Encoding:
@@ -164,16 +165,47 @@ class TokenCounter:
         keys, known, pending = self._lookup(content_texts(body))
         return self._finish(keys, known, self._tokenize(pending))
 
-    async def count_async(self, body: dict[str, Any]) -> int:
-        """Same as `count`; large new content is tokenized in a thread so the loop keeps going."""
+    async def count_async(self, body: dict[str, Any], stop_above: int | None = None) -> int:
+        """Same as `count`; large new content is tokenized in a thread so the loop keeps going.
+
+        With `stop_above`, counting may stop once the total is known to exceed it (the answer
+        is then a lower bound above `stop_above`): a router only needs "over the threshold?".
+        The rest is tokenized in the background so the next turn of the session is warm."""
         keys, known, pending = self._lookup(content_texts(body))
-        if sum(map(len, pending.values())) > self.offload_chars:
-            with self._lock:
-                self.stats.offloaded += 1
-            fresh = await asyncio.to_thread(self._tokenize, pending)
+        if sum(map(len, pending.values())) <= self.offload_chars:
+            return self._finish(keys, known, self._tokenize(pending))
+        with self._lock:
+            self.stats.offloaded += 1
+        if stop_above is None:
+            return self._finish(keys, known, await asyncio.to_thread(self._tokenize, pending))
+        budget = stop_above - sum(known.get(key, 0) for key in keys)
+        if budget < 0:  # what is cached already decides
+            fresh, rest = {}, pending
         else:
-            fresh = self._tokenize(pending)
-        return self._finish(keys, known, fresh)
+            fresh, rest = await asyncio.to_thread(self._tokenize_until, pending, budget)
+        if not rest:
+            return self._finish(keys, known, fresh)
+        self._store(fresh)
+        task = asyncio.get_running_loop().create_task(self._tokenize_later(rest))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return stop_above - budget + sum(fresh.values())
+
+    def _tokenize_until(self, pending: dict[_Key, str], budget: int) -> tuple[dict[_Key, int], dict[_Key, str]]:
+        # Largest texts first: the budget is crossed after the fewest encode calls.
+        encode = self.encoding.encode_ordinary
+        fresh: dict[_Key, int] = {}
+        order = sorted(pending, key=lambda key: key[0], reverse=True)
+        total = 0
+        for done, key in enumerate(order):
+            fresh[key] = n = len(encode(pending[key]))
+            total += n
+            if total > budget:
+                return fresh, {k: pending[k] for k in order[done + 1:]}
+        return fresh, {}
+
+    async def _tokenize_later(self, pending: dict[_Key, str]) -> None:
+        self._store(await asyncio.to_thread(self._tokenize, pending))
 
     def _lookup(self, texts: list[str]) -> tuple[list[_Key], dict[_Key, int], dict[_Key, str]]:
         keys = [(len(text), hash(text)) for text in texts]  # hashed before taking the lock
@@ -202,10 +234,13 @@ class TokenCounter:
     def _finish(self, keys: list[_Key], known: dict[_Key, int], fresh: dict[_Key, int]) -> int:
         # The total comes from this request's own counts: eviction cannot change it.
         known.update(fresh)
+        self._store(fresh)
+        return sum(known[key] for key in keys)
+
+    def _store(self, fresh: dict[_Key, int]) -> None:
         with self._lock:
             self.stats.tokenized_chars += sum(k[0] for k in fresh)
             cache = self._cache
             cache.update(fresh)
             while len(cache) > self.max_entries:
                 cache.popitem(last=False)
-        return sum(known[key] for key in keys)
