@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aiohttp
+import structlog
 from aiohttp import web
 
 from .providers import Provider, build_providers
@@ -13,6 +14,9 @@ from .routing.sessions import Sessions
 from .routing.tokens import TokenCounter
 from .settings import Settings
 from .transformers import BUILTINS, Registry, Transformer
+from .transformers._plugins import load_plugins, plugin_hint
+
+log = structlog.get_logger("ccr_aio.state")
 
 
 @dataclass(frozen=True)
@@ -36,11 +40,15 @@ class Snapshot:
 
 
 def build_snapshot(settings: Settings, registry: Registry | None = None) -> Snapshot:
-    registry = registry or BUILTINS
+    registry, plugin_errors = load_plugins(settings, registry or BUILTINS)
+    for error in plugin_errors:
+        log.error("transformer_plugin_failed", error=error)
+    with plugin_hint(plugin_errors):  # "unknown transformer" also says which plugin failed, and why
+        providers = build_providers(settings, registry)
     return Snapshot(
         settings=settings,
         registry=registry,
-        providers=build_providers(settings, registry),
+        providers=providers,
         endpoint=registry.create("anthropic"),
         custom_router=load_custom_router(settings.config.get("CUSTOM_ROUTER_PATH")),
         system_prompt=load_system_prompt(settings.config.get("REWRITE_SYSTEM_PROMPT")),

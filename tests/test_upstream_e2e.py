@@ -89,3 +89,23 @@ async def test_unreachable_provider_is_502(make_client, fake):
     assert response.status == 502
     body = await response.json()
     assert "unreachable" in body["error"]["message"] and "sk-fake-provider" not in json.dumps(body)
+
+
+async def test_passthrough_drops_thinking_signed_elsewhere(make_client, fake):
+    client = await make_client(anthropic_provider(fake, ["Anthropic"]))
+    fake.queue(json_reply({"id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": "claude-x",
+                           "stop_reason": "end_turn", "stop_sequence": None, "usage": {"input_tokens": 1, "output_tokens": 1}}))
+    mine = {"type": "thinking", "thinking": "real", "signature": "EqQBCkYIBxgCKkB"}
+    foreign = {"type": "thinking", "thinking": "from deepseek", "signature": "ccr_1795721242259_1"}
+    messages = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": [foreign, {"type": "text", "text": "a"}]},
+        {"role": "user", "content": "again"},
+        {"role": "assistant", "content": [mine, {"type": "text", "text": "b"}]},
+        {"role": "user", "content": "more"},
+    ]
+    response = await client.post("/v1/messages", json={"model": "m", "max_tokens": 5, "messages": messages})
+    assert response.status == 200
+    sent = fake.requests[0].body["messages"]
+    assert sent[1]["content"] == [{"type": "text", "text": "a"}]
+    assert sent[3]["content"][0] == mine

@@ -46,7 +46,7 @@ async def prepare_request(
     endpoint: Transformer, provider: Provider, model: str, body: dict[str, Any], ctx: Context
 ) -> Prepared:
     if is_bypass(endpoint, provider, model):
-        passthrough = dict(body)
+        passthrough = provider.chain[0].passthrough(body, ctx)
         passthrough["model"] = model
         return Prepared(passthrough, UpstreamOptions(), bypass=True)
     request = endpoint.request_out(body, ctx)

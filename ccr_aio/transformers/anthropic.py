@@ -32,6 +32,15 @@ class Anthropic(Transformer):
     def json_in(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
         return unified_to_anthropic_message(body, ctx.client_model)
 
+    def passthrough(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        """Forward as is, minus thinking blocks another provider signed: after a mid-session
+        model switch Anthropic would reject the whole request over "invalid signature"."""
+        body = dict(body)
+        messages = body.get("messages")
+        if isinstance(messages, list):
+            body["messages"] = [_without_foreign_thinking(m) for m in messages]
+        return body
+
     def auth(self, headers: dict[str, str], provider: Provider, ctx: Context) -> dict[str, str]:
         """Passthrough credentials: the provider's key replaces whatever the client sent."""
         headers = {k: v for k, v in headers.items() if k.lower() not in ("x-api-key", "authorization")}
@@ -40,3 +49,18 @@ class Anthropic(Transformer):
         else:
             headers["x-api-key"] = provider.api_key
         return headers
+
+
+def _is_foreign(block: Any) -> bool:
+    return (
+        isinstance(block, dict)
+        and block.get("type") == "thinking"
+        and str(block.get("signature") or "ccr_").startswith("ccr_")
+    )
+
+
+def _without_foreign_thinking(message: Any) -> Any:
+    content = message.get("content") if isinstance(message, dict) else None
+    if message.get("role") != "assistant" or not isinstance(content, list) or not any(map(_is_foreign, content)):
+        return message
+    return {**message, "content": [b for b in content if not _is_foreign(b)]}

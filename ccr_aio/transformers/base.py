@@ -14,6 +14,7 @@ Hooks a subclass may override (the defaults are identities and are skipped by th
 - ``stream_in(chunks, ctx) -> AsyncIterator[dict]``         endpoint: unified chunks -> client events
 - ``json_in(body, ctx) -> dict``                            endpoint: unified JSON -> client JSON
 - ``auth(headers, provider, ctx) -> dict``                  endpoint, passthrough mode only
+- ``passthrough(body, ctx) -> dict``                        endpoint, passthrough mode only
 """
 
 from __future__ import annotations
@@ -101,6 +102,10 @@ class Transformer:
 
     def auth(self, headers: dict[str, str], provider: Provider, ctx: Context) -> dict[str, str]:
         return headers
+
+    def passthrough(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        """Passthrough mode: the client body as sent upstream (a copy; `model` is set after)."""
+        return dict(body)
 
     def overrides(self, hook: str) -> bool:
         """True when this transformer changes `hook`; identities are left out of the chain."""

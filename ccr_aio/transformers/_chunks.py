@@ -1,0 +1,72 @@
+"""Helpers for stream transformers that rewrite unified (OpenAI chat) chunks.
+
+The rule they enforce (transformers.md §3.0 [FIX]): a chunk carrying `finish_reason` or `usage`
+is never dropped, and when one upstream chunk becomes several, only the last carries them.
+Derived chunks are new dicts; the upstream chunk is never mutated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def first_choice(chunk: dict[str, Any]) -> dict[str, Any] | None:
+    """`choices[0]` when it is a dict (only the first choice is ever consumed, §1.4)."""
+    choices = chunk.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        return choices[0]
+    return None
+
+
+def derive(
+    chunk: dict[str, Any],
+    choice: dict[str, Any],
+    deltas: list[dict[str, Any]],
+    finish_reason: Any,
+    tail: bool = True,
+) -> list[dict[str, Any]]:
+    """One chunk per non-empty delta, cut from `chunk`. With `tail`, the last one carries
+    `finish_reason` and the chunk's `usage` (an empty delta is kept for them when nothing else
+    is left); without it, none does (used to append chunks after the stream's last one)."""
+    deltas = [delta for delta in deltas if delta]
+    usage = chunk.get("usage") if tail else None
+    if not deltas:
+        if not tail or (finish_reason is None and usage is None):
+            return []
+        deltas = [{}]
+    last = len(deltas) - 1
+    out = []
+    for pos, delta in enumerate(deltas):
+        carries = tail and pos == last
+        derived = {**chunk, "choices": [{**choice, "delta": delta, "finish_reason": finish_reason if carries else None}]}
+        if not carries:
+            derived.pop("usage", None)
+        out.append(derived)
+    return out
+
+
+class ToolKeys:
+    """A stable int key per tool call of one stream. The `index` when the upstream sends one;
+    without it (§3.9 [FIX]) a new `id` starts a new call and anything else continues the last."""
+
+    __slots__ = ("last", "last_id", "top")
+
+    def __init__(self) -> None:
+        self.last: int | None = None
+        self.last_id: Any = None
+        self.top = -1
+
+    def key(self, call: dict[str, Any]) -> int:
+        index = call.get("index")
+        if isinstance(index, int) and not isinstance(index, bool):
+            key = index
+        else:
+            call_id = call.get("id")
+            if self.last is None or (call_id and call_id != self.last_id):
+                key = self.top + 1
+            else:
+                key = self.last
+        if call.get("id"):
+            self.last_id = call["id"]
+        self.last, self.top = key, max(self.top, key)
+        return key

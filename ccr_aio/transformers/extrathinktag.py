@@ -1,0 +1,24 @@
+"""`extrathinktag`: models that write their reasoning inline as `<think>…</think>` (Qwen,
+MiniMax, R1 distills served raw). Response only; the request is left untouched
+(transformers.md §3.11)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ._tag_reasoning import split_message, tag_stream
+from .base import Context, Transformer, builtin
+
+START, END = "<think>", "</think>"
+
+
+@builtin
+class ExtraThinkTag(Transformer):
+    name = "extrathinktag"
+
+    def stream_out(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+        return tag_stream(chunks, START, END, ctx)
+
+    def json_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        return split_message(body, START, END, ctx)

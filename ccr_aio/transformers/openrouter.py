@@ -1,0 +1,12 @@
+"""`openrouter`: the OpenRouter gateway (transformers.md §3.5). Options are merged over the
+request body, e.g. `["openrouter", {"provider": {"only": ["anthropic"]}}]`."""
+
+from __future__ import annotations
+
+from ._openrouter import OpenRouterLike
+from .base import builtin
+
+
+@builtin
+class OpenRouter(OpenRouterLike):
+    name = "openrouter"

@@ -1,0 +1,21 @@
+"""`streamoptions`: ask OpenAI-compatible upstreams for usage in streams (transformers.md
+§3.10.4). Without `stream_options.include_usage` OpenAI streams carry no token counts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .base import Context, Transformer, builtin
+
+if TYPE_CHECKING:
+    from ..providers import Provider
+
+
+@builtin
+class StreamOptions(Transformer):
+    name = "streamoptions"
+
+    async def request_in(self, request: dict[str, Any], provider: Provider, ctx: Context) -> dict[str, Any]:
+        if request.get("stream") is not True:
+            return request
+        return {**request, "stream_options": {"include_usage": True}}
