@@ -45,6 +45,6 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(info.routes)
     app.add_routes(messages.routes)
     app.add_routes(models.routes)
-    app.add_routes(admin.routes)
+    admin.setup(app, settings)  # /api/* routes and the per-app management state
     app.on_startup.append(_warm_tokenizer)
     return app

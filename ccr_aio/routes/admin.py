@@ -1,7 +1,156 @@
-"""Management API (/api/*): filled in by the management issue."""
+"""Management API: /api/config, /api/transformers, /api/reload, /api/restart (logs: admin_logs.py).
+
+Reload: a config that was saved (or changed on disk, for /api/reload and /api/restart) becomes
+a new `Snapshot` that replaces `app[STATE].current`. Requests already running keep the snapshot
+they read at their start, so no stream is dropped. A config that does not build (unknown
+transformer, bad PORT...) is refused before anything is written: the old file and the old
+snapshot stay, and the 400 says why.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
 from aiohttp import web
 
+from .. import config_store
+from ..errors import ApiError
+from ..settings import ConfigError, Settings, build_settings, load_settings
+from ..state import STATE, Snapshot, build_snapshot
+from . import admin_logs
+from .messages import read_json_object
+
 routes = web.RouteTableDef()
+log = structlog.get_logger("ccr_aio.admin")
+
+
+@dataclass
+class Admin:
+    """Per-app management state. `__main__` fills in `overrides` (CLI flags) and `restart`."""
+
+    started: Settings  # what the process listens and logs with; a reload cannot change those
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    # Called after /api/restart has answered; None (tests, embedding) = reload only.
+    restart: Callable[[], None] | None = None
+
+    def settings_for(self, raw: dict[str, Any]) -> Settings:
+        return build_settings(raw, self.started.config_path, self.env, self.overrides)
+
+    def load(self) -> Settings:
+        return load_settings(self.started.config_path, self.env, self.overrides, create=False)
+
+
+ADMIN = web.AppKey("admin", Admin)
+
+
+def setup(app: web.Application, settings: Settings) -> None:
+    app[ADMIN] = Admin(started=settings)
+    app.add_routes(routes)
+    app.add_routes(admin_logs.routes)
+
+
+def restart_notes(admin: Admin, settings: Settings) -> list[str]:
+    """Changes a reload cannot apply to the running process."""
+    before = admin.started
+    changed = [name for name, old, new in (
+        ("HOST", before.host, settings.host), ("PORT", before.port, settings.port),
+        ("LOG", before.log_enabled, settings.log_enabled),
+        ("LOG_LEVEL", before.log_level, settings.log_level)) if old != new]
+    if not changed:
+        return []
+    return [f"{', '.join(changed)} changed: takes effect after a restart (POST /api/restart)"]
+
+
+async def reload_from_disk(app: web.Application) -> Snapshot:
+    """Load the config file again and swap the snapshot; ConfigError leaves the old one."""
+    admin = app[ADMIN]
+    async with admin.lock:
+        # Off the loop: reading the file, importing plugins and a custom router all block.
+        snapshot = await asyncio.to_thread(lambda: build_snapshot(admin.load()))
+        app[STATE].current = snapshot
+    log.info("config_reloaded", config=str(snapshot.settings.config_path), providers=len(snapshot.providers))
+    return snapshot
+
+
+@routes.get("/api/config")
+async def get_config(request: web.Request) -> web.Response:
+    settings = request.app[STATE].current.settings
+    try:
+        raw = await asyncio.to_thread(config_store.read_raw, settings.config_path)
+    except FileNotFoundError:
+        raw = settings.raw  # deleted behind our back: show what is running
+    except ConfigError as exc:
+        raise ApiError(500, f"The config file does not parse: {exc}") from None
+    except OSError as exc:
+        raise ApiError(500, f"Cannot read {settings.config_path}: {exc.strerror or exc}") from None
+    return web.json_response(raw)
+
+
+@routes.post("/api/config")
+async def save_config(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    errors = config_store.validate(body)
+    if errors:
+        raise ApiError(400, "Invalid config, nothing saved: " + "; ".join(errors))
+    app, admin = request.app, request.app[ADMIN]
+    async with admin.lock:  # validate-build-write-swap is one step for concurrent POSTs
+        try:
+            snapshot = await asyncio.to_thread(lambda: build_snapshot(admin.settings_for(body)))
+            settings = snapshot.settings
+        except ConfigError as exc:
+            raise ApiError(400, f"Config not saved: {exc}. The server keeps running with the "
+                                "current config.") from None
+        try:
+            backup = await asyncio.to_thread(config_store.save, settings.config_path, body)
+        except config_store.StoreError as exc:
+            raise ApiError(500, f"Could not save the config: {exc}. The previous file is "
+                                "unchanged and still in use.") from None
+        app[STATE].current = snapshot
+    warnings = config_store.router_warnings(body, settings.providers) + restart_notes(admin, settings)
+    log.info("config_saved", config=str(settings.config_path), backup=str(backup) if backup else None,
+             warnings=warnings)
+    return web.json_response({"success": True, "message": "Config saved successfully",
+                              "warnings": warnings})
+
+
+@routes.get("/api/transformers")
+async def list_transformers(request: web.Request) -> web.Response:
+    registry = request.app[STATE].current.registry
+    items = [{"name": name, "endpoint": "/v1/messages" if cls.endpoint == "/v1/messages" else None}
+             for name, cls in registry.names()]
+    return web.json_response({"transformers": items})
+
+
+async def _reload_or_400(app: web.Application, action: str) -> Snapshot:
+    try:
+        return await reload_from_disk(app)
+    except ConfigError as exc:
+        raise ApiError(400, f"{action}: the config file does not load: {exc}. The server keeps "
+                            "running with the current config.") from None
+
+
+@routes.post("/api/reload")
+async def reload_config(request: web.Request) -> web.Response:
+    snapshot = await _reload_or_400(request.app, "Not reloaded")
+    warnings = restart_notes(request.app[ADMIN], snapshot.settings)
+    return web.json_response({"success": True, "message": "Config reloaded", "warnings": warnings})
+
+
+@routes.post("/api/restart")
+async def restart(request: web.Request) -> web.Response:
+    # Check the saved config first: restarting into a config that cannot start would leave no
+    # server at all. Reloading it here also makes it apply at once where no re-exec happens.
+    await _reload_or_400(request.app, "Not restarting")
+    restart_hook = request.app[ADMIN].restart
+    if restart_hook is not None:
+        # After this handler returns; the shutdown then waits for in-flight requests.
+        asyncio.get_running_loop().call_soon(restart_hook)
+    log.info("restart_requested", reexec=restart_hook is not None)
+    return web.json_response({"success": True, "message": "Service restart initiated"})
