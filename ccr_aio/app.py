@@ -14,7 +14,8 @@ from .routes import admin, info, messages, models
 from .routing.tokens import TokenCounter, load_encoding
 from .settings import Settings
 from .routing.sessions import Sessions
-from .state import HTTP, SESSIONS, STATE, TOKENS, StateRef, build_snapshot
+from .agents.image_cache import ImageCache
+from .state import HTTP, IMAGES, SESSIONS, STATE, TOKENS, StateRef, build_snapshot
 
 MAX_BODY_BYTES = 64 * 1024 * 1024  # Claude Code sends MBs once screenshots pile up
 log = structlog.get_logger("ccr_aio.app")
@@ -41,6 +42,7 @@ def create_app(settings: Settings) -> web.Application:
     app[STATE] = StateRef(build_snapshot(settings))
     app[TOKENS] = TokenCounter()
     app[SESSIONS] = Sessions()
+    app[IMAGES] = ImageCache()
     app.cleanup_ctx.append(_http_session)
     app.add_routes(info.routes)
     app.add_routes(messages.routes)

@@ -8,6 +8,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+from .agents.image_cache import ImageCache
 from .providers import Provider, build_providers
 from .routing.custom import CustomRouter, load_custom_router, load_system_prompt
 from .routing.sessions import Sessions
@@ -66,3 +67,4 @@ STATE = web.AppKey("state", StateRef)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 TOKENS = web.AppKey("tokens", TokenCounter)
 SESSIONS = web.AppKey("sessions", Sessions)
+IMAGES = web.AppKey("images", ImageCache)  # the image agent's images, across requests

@@ -20,7 +20,7 @@ from ..pipeline.sse import dumps, encode_event, iter_json_chunks
 from ..pipeline.upstream import open_upstream, passthrough_headers, provider_headers
 from ..routing.prompt import rewrite_system_prompt
 from ..routing.router import Route, decide
-from ..state import HTTP, SESSIONS, STATE, TOKENS, Snapshot
+from ..state import HTTP, IMAGES, SESSIONS, STATE, TOKENS, Snapshot
 from ..transformers._anthropic_response import aggregate_chunks, message_to_events
 from ..transformers.base import Context
 
@@ -79,6 +79,12 @@ async def create_message(request: web.Request) -> web.StreamResponse:
         "route", scenario=route.scenario, model=route.label, requested=body["model"],
         tokens=route.token_count, session=route.session, project=route.project,
     )
+    if snapshot.settings.router.get("image"):
+        from ..agents import image as image_agent  # imported here: the agent builds on this module
+        vision = image_agent.applies(route, snapshot)
+        ids = image_agent.prepare(body, request.app[IMAGES]) if vision else None
+        if ids:
+            return await image_agent.handle(request, snapshot, route, vision, body, ctx, ids)
     prepared = await prepare_request(snapshot.endpoint, route.provider, route.model, body, ctx)
     return await forward(request, snapshot, route, prepared, ctx)
 
