@@ -13,11 +13,10 @@ from typing import Any
 from aiohttp import web
 
 from ..pipeline.chain import prepare_request, unified_json, unified_stream
-from ..pipeline.sse import dumps, iter_json_chunks
-from ..pipeline.upstream import open_upstream, passthrough_headers, provider_headers
-from ..routes.messages import iterate, parse_json, read_all, upstream_bytes
+from ..pipeline.sse import iter_json_chunks
+from ..routes.messages import iterate, parse_json, read_all, send, upstream_bytes
 from ..routing.router import Route
-from ..state import HTTP, Snapshot
+from ..state import Snapshot
 from ..transformers._anthropic_response import message_to_events
 from ..transformers.base import Context
 from ._turn import Turn
@@ -32,24 +31,9 @@ async def open_events(
     ctx: Context,
     before_read: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
-    provider, endpoint, settings = route.provider, snapshot.endpoint, snapshot.settings
+    provider, endpoint = route.provider, snapshot.endpoint
     prepared = await prepare_request(endpoint, provider, route.model, body, ctx)
-    options = prepared.options
-    if prepared.bypass:
-        headers = provider.chain[0].auth(passthrough_headers(request.headers, options), provider, ctx)
-    else:
-        headers = provider_headers(provider, options)
-    async with open_upstream(
-        request.app[HTTP],
-        url=options.url or provider.api_base_url,
-        data=dumps(prepared.body).encode(),
-        headers=headers,
-        provider=provider.name,
-        model=route.model,
-        stream=ctx.stream,
-        timeout_ms=options.timeout_ms or settings.api_timeout_ms,
-        proxy=options.proxy or settings.proxy_url,
-    ) as upstream:
+    async with send(request, snapshot, route, prepared, ctx) as upstream:
         raw = upstream_bytes(upstream, route, before_read)
         if upstream.content_type == "text/event-stream":
             chunks = iter_json_chunks(raw)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import asynccontextmanager
 from functools import partial
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -89,9 +90,11 @@ async def create_message(request: web.Request) -> web.StreamResponse:
     return await forward(request, snapshot, route, prepared, ctx)
 
 
-async def forward(
+@asynccontextmanager
+async def send(
     request: web.Request, snapshot: Snapshot, route: Route, prepared: Prepared, ctx: Context
-) -> web.StreamResponse:
+) -> AsyncIterator[aiohttp.ClientResponse]:
+    """POST a prepared request to the route's provider with its credentials and limits."""
     provider, options, settings = route.provider, prepared.options, snapshot.settings
     if prepared.bypass:
         # The provider's own chain entry carries the options (e.g. UseBearer).
@@ -109,6 +112,14 @@ async def forward(
         timeout_ms=options.timeout_ms or settings.api_timeout_ms,
         proxy=options.proxy or settings.proxy_url,
     ) as upstream:
+        yield upstream
+
+
+async def forward(
+    request: web.Request, snapshot: Snapshot, route: Route, prepared: Prepared, ctx: Context
+) -> web.StreamResponse:
+    async with send(request, snapshot, route, prepared, ctx) as upstream:
+        provider = route.provider
         is_sse = upstream.content_type == "text/event-stream"
         sessions = request.app[SESSIONS]
         writer = SseWriter(request, partial(sessions.record_usage, ctx.session)) if ctx.stream else None

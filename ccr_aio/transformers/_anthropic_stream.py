@@ -24,6 +24,7 @@ import structlog
 from ..errors import ERROR_TYPES, error_type_for
 from ._anthropic_common import anthropic_usage, map_stop_reason
 from .base import Context
+from ._chunks import closing
 
 log = structlog.get_logger("ccr_aio.anthropic_stream")
 
@@ -281,7 +282,7 @@ async def unified_to_anthropic_stream(chunks: AsyncIterator[dict], ctx: Context)
     """Yield Anthropic event dicts for unified chunks. An upstream error chunk ends the stream
     with an `error` event and no message_stop; an exception from `chunks` propagates as is."""
     conv = _Converter(ctx)
-    try:
+    async with closing(chunks):
         async for chunk in chunks:
             keep_going = conv.chunk(chunk)
             if conv.out:
@@ -293,7 +294,3 @@ async def unified_to_anthropic_stream(chunks: AsyncIterator[dict], ctx: Context)
         conv.end()
         for event in conv.out:
             yield event
-    finally:
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()

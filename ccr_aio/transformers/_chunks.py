@@ -7,6 +7,8 @@ Derived chunks are new dicts; the upstream chunk is never mutated.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 
@@ -70,3 +72,32 @@ class ToolKeys:
             self.last_id = call["id"]
         self.last, self.top = key, max(self.top, key)
         return key
+
+
+def new_chunk(
+    chunk_id: str, created: int, model: str, delta: dict[str, Any],
+    finish: str | None = None, usage: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A unified chunk built from scratch (for dialects whose stream is not OpenAI's)."""
+    chunk: dict[str, Any] = {
+        "id": chunk_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    if usage:
+        chunk["usage"] = usage
+    return chunk
+
+
+@asynccontextmanager
+async def closing(chunks: AsyncIterator[Any]) -> AsyncIterator[AsyncIterator[Any]]:
+    """Close the upstream iterator when a converter stops early or is cancelled, so the
+    provider's connection is released at once rather than when garbage is collected."""
+    try:
+        yield chunks
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -18,6 +18,7 @@ from ..errors import ApiError
 from ..pipeline.sse import dumps
 from ._gemini import is_gemini3, mark_signature
 from .base import Context
+from ._chunks import closing, new_chunk
 
 _FILTERED = frozenset(
     {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT"}
@@ -181,16 +182,7 @@ class _Stream:
         self.out: list[dict[str, Any]] = []
 
     def emit(self, delta: dict[str, Any], finish: str | None = None, usage: dict[str, Any] | None = None) -> None:
-        chunk: dict[str, Any] = {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        }
-        if usage is not None:
-            chunk["usage"] = usage
-        self.out.append(chunk)
+        self.out.append(new_chunk(self.id, self.created, self.model, delta, finish, usage))
 
     def flush_pending(self) -> None:
         if self.pending:
@@ -275,13 +267,9 @@ class _Stream:
 
 async def gemini_stream_to_unified(chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
     stream = _Stream(ctx)
-    try:
+    async with closing(chunks):
         async for chunk in chunks:
             for out in stream.feed(chunk):
                 yield out
         for out in stream.end():
             yield out
-    finally:
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()

@@ -17,6 +17,7 @@ from typing import Any
 from . import _signatures
 from ._responses_common import finish_for_incomplete, reasoning_signature, unified_error, unified_usage, url_citation
 from .base import Context
+from ._chunks import closing, new_chunk
 
 
 class _Tool:
@@ -42,16 +43,7 @@ class _State:
         self.ended = False
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None, usage: dict | None = None) -> dict[str, Any]:
-        chunk: dict[str, Any] = {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        }
-        if usage:
-            chunk["usage"] = usage
-        return chunk
+        return new_chunk(self.id, self.created, self.model, delta, finish, usage)
 
     # -- thinking -------------------------------------------------------------------------
 
@@ -250,13 +242,9 @@ def _message_text(item: dict[str, Any]) -> str:
 async def responses_to_unified_stream(events: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
     """Yield unified chunks for Responses stream events; events after the terminal one are ignored."""
     state = _State(ctx)
-    try:
+    async with closing(events):
         async for event in events:
             for chunk in state.event(event):
                 yield chunk
         for chunk in state.end():
             yield chunk
-    finally:
-        aclose = getattr(events, "aclose", None)
-        if aclose is not None:
-            await aclose()

@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import ApiError
 from ..pipeline.sse import dumps
 from .base import Context
+from ._chunks import closing, new_chunk
 
 _FINISH = {
     "end_turn": "stop",
@@ -117,16 +118,7 @@ class _Stream:
         self.usage: dict[str, Any] = {}
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None, usage: dict[str, Any] | None = None) -> dict:
-        chunk: dict[str, Any] = {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        }
-        if usage is not None:
-            chunk["usage"] = usage
-        return chunk
+        return new_chunk(self.id, self.created, self.model, delta, finish, usage)
 
     def event(self, event: dict[str, Any]) -> dict[str, Any] | None:
         kind = event.get("type")
@@ -181,12 +173,8 @@ class _Stream:
 
 async def anthropic_stream_to_unified(chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
     stream = _Stream(ctx)
-    try:
+    async with closing(chunks):
         async for event in chunks:
             out = stream.event(event)
             if out is not None:
                 yield out
-    finally:
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()
