@@ -108,7 +108,14 @@ async def run(seconds: float, samples: int) -> dict[str, Any]:
     config.parent.mkdir(parents=True)
     fake_url = f"http://127.0.0.1:{fake_port}/v1/chat/completions"
     config.write_text(json.dumps({
-        "Providers": [{"name": "fake", "api_base_url": fake_url, "api_key": "sk-bench", "models": ["fake-model"]}],
+        "Providers": [
+            {"name": "fake", "api_base_url": fake_url, "api_key": "sk-bench", "models": ["fake-model"]},
+            # the same upstream behind per-chunk stream transformers, to price their work
+            {"name": "ds", "api_base_url": fake_url, "api_key": "sk-bench", "models": ["fake-model"],
+             "transformer": {"use": ["deepseek"]}},
+            {"name": "or", "api_base_url": fake_url, "api_key": "sk-bench", "models": ["fake-model"],
+             "transformer": {"use": ["openrouter"]}},
+        ],
         # longContext set, so every request is token-counted like a real CCR config
         "Router": {"default": "fake,fake-model", "longContext": "fake,fake-model", "longContextThreshold": 60000},
     }))
@@ -138,6 +145,12 @@ async def run(seconds: float, samples: int) -> dict[str, Any]:
                 through = await throughput(lambda: read_all(session, ccr_url, ccr_stream, ccr_headers), concurrency, seconds)
                 results[f"stream_200_c{concurrency}"] = {
                     "direct_rps": round(direct, 1), "ccr_rps": round(through, 1), "ratio": round(through / direct, 3)}
+
+            for provider in ("ds", "or"):
+                routed = json.dumps({**SMALL, "stream": True, "model": f"{provider},fake-model"}).encode()
+                through = await throughput(lambda: read_all(session, ccr_url, routed, ccr_headers), 16, seconds)
+                plain = results["stream_200_c16"]["ccr_rps"]
+                results[f"stream_200_c16_{provider}"] = {"ccr_rps": round(through, 1), "vs_openai_path": round(through / plain, 3)}
 
             direct_json, ccr_json = bodies(SMALL, False)
             direct = await latencies(lambda: read_all(session, fake_url, direct_json, json_headers), samples)
