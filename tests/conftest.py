@@ -68,5 +68,18 @@ async def client(make_client: Callable[..., Any], fake: FakeUpstream) -> Any:
     return await make_client(base_config(fake))
 
 
+_sdk_clients: list[anthropic.AsyncAnthropic] = []
+
+
 def sdk(client: Any, api_key: str = "test-key", **kwargs: Any) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(base_url=str(client.make_url("")).rstrip("/"), api_key=api_key, max_retries=0, **kwargs)
+    """The official SDK pointed at the app; closed after the test by `close_sdk_clients`."""
+    made = anthropic.AsyncAnthropic(base_url=str(client.make_url("")).rstrip("/"), api_key=api_key, max_retries=0, **kwargs)
+    _sdk_clients.append(made)
+    return made
+
+
+@pytest.fixture(autouse=True)
+async def close_sdk_clients() -> Any:
+    yield
+    while _sdk_clients:
+        await _sdk_clients.pop().close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 
 import anthropic
@@ -170,7 +171,7 @@ async def test_unknown_route_and_method(client):
 
 
 async def test_huge_body_is_413(client):
-    response = await client.post("/v1/messages", data=b"x" * (65 * 1024 * 1024))
+    response = await client.post("/v1/messages", data=io.BytesIO(b"x" * (65 * 1024 * 1024)))
     assert response.status == 413
     assert (await response.json())["error"]["type"] == "request_too_large"
 

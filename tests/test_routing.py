@@ -150,9 +150,9 @@ async def test_custom_router(make_client, fake, tmp_path, source, expected):
 async def test_custom_router_sees_context(make_client, fake, tmp_path):
     out = tmp_path / "seen.json"
     source = (
-        "import json\n"
+        "import json, pathlib\n"
         "def router(request, config, context):\n"
-        f"    open({str(out)!r}, 'w').write(json.dumps(context))\n"
+        f"    pathlib.Path({str(out)!r}).write_text(json.dumps(context))\n"
         "    return None\n"
     )
     client = await make_client(config(fake, CUSTOM_ROUTER_PATH=str(write_custom_router(tmp_path / "r.py", source))))
