@@ -220,6 +220,7 @@ async def test_claude_code_body_shape(client, fake):
     for key in ("metadata", "context_management", "output_config", "thinking"):
         assert key not in sent
     assert "null" not in json.dumps(sent)
+    assert "cache_control" not in json.dumps(sent)  # an Anthropic-only field, dropped for OpenAI wire
     assert sent["reasoning"]["enabled"] is True
     system_texts = json.dumps([m for m in sent["messages"] if m["role"] == "system"])
     assert "x-anthropic-billing-header" not in system_texts
@@ -253,3 +254,43 @@ async def test_info_routes(client):
     assert "version" in root
     health = await (await client.get("/health")).json()
     assert health["status"] == "ok" and health["timestamp"].endswith("Z")
+
+
+async def test_openai_gateway_can_keep_cache_control(make_client, fake):
+    config = base_config(fake)
+    config["Providers"][0]["transformer"] = {"use": [["openai", {"cache_control": True}]]}
+    client = await make_client(config)
+    fake.queue(json_reply(completion("ok")))
+    system = [{"type": "text", "text": "big prompt", "cache_control": {"type": "ephemeral"}}]
+    response = await client.post("/v1/messages", json={"model": "m", "max_tokens": 5, "system": system, "messages": USER})
+    assert response.status == 200
+    assert fake.requests[0].body["messages"][0]["content"][0]["cache_control"] == {"type": "ephemeral"}
+
+
+async def test_browser_origin_must_be_local_without_apikey(client, fake):
+    fake.queue(json_reply(completion("ok")))
+    body = {"model": "m", "max_tokens": 5, "messages": USER}
+    evil = await client.post("/v1/messages", json=body, headers={"Origin": "http://evil.example"})
+    assert evil.status == 403
+    assert (await evil.json())["error"]["type"] == "permission_error"
+    local = await client.post("/v1/messages", json=body, headers={"Origin": f"http://127.0.0.1:{client.port}"})
+    assert local.status == 200
+
+
+async def test_a_crash_is_a_500_without_traceback(make_client, fake, tmp_path):
+    plugin = tmp_path / "boom.py"
+    plugin.write_text(
+        "from ccr_aio.transformers.base import Transformer\n"
+        "class Boom(Transformer):\n"
+        "    name = 'boom'\n"
+        "    async def request_in(self, request, provider, ctx):\n"
+        "        raise RuntimeError('internal detail sk-do-not-leak')\n"
+    )
+    config = base_config(fake, transformers=[{"path": str(plugin)}])
+    config["Providers"][0]["transformer"] = {"use": ["boom"]}
+    client = await make_client(config)
+    response = await client.post("/v1/messages", json={"model": "m", "max_tokens": 5, "messages": USER})
+    assert response.status == 500
+    body = await response.json()
+    assert body == {"type": "error", "error": {"type": "api_error", "message": "Internal server error"}}
+    assert not fake.requests

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..providers import Provider
+from ..transformers._cache_control import strip_cache_control
 from ..transformers.base import Context, Transformer, UpstreamOptions
 
 
@@ -59,6 +60,8 @@ async def prepare_request(
             options.merge(extra)
         else:
             request = result
+    if not any(t.keeps_cache_control for t in (*provider.chain, *provider.model_chain(model))):
+        request = strip_cache_control(request)  # OpenAI-format providers reject or ignore it
     return Prepared(request, options)
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 
 class OpenRouterLike(Transformer):
+    keeps_cache_control = True  # passed to Claude models, stripped for the others
     """Subclasses set `name`; it is also the provenance tag of relayed signatures."""
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:

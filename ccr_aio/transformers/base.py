@@ -76,6 +76,9 @@ class Context:
 class Transformer:
     name: ClassVar[str] = ""
     endpoint: ClassVar[str | None] = None
+    # True when this transformer sends Anthropic `cache_control` markers where they are
+    # understood (or removes them itself); otherwise the chain strips them for OpenAI wire.
+    keeps_cache_control: ClassVar[bool] = False
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.options: dict[str, Any] = dict(options or {})

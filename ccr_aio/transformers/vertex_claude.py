@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 @builtin
 class VertexClaude(Transformer):
     name = "vertex-claude"
+    keeps_cache_control = True  # Anthropic models honour it
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         super().__init__(options)
