@@ -106,3 +106,25 @@ def test_unknown_transformer_is_a_startup_error(tmp_path: Path):
     settings = build_settings({"Providers": [entry]}, tmp_path / "c.json", env={})
     with pytest.raises(ConfigError, match="unknown transformer 'no-such-thing'"):
         build_providers(settings, BUILTINS)
+
+
+ALL_BUILTINS = [
+    "Anthropic", "OpenAI", "openai-responses", "deepseek", "reasoning", "openrouter", "vercel", "groq",
+    "tooluse", "enhancetool", "maxtoken", "maxcompletiontokens", "sampling", "cleancache", "customparams",
+    "streamoptions", "cerebras", "forcereasoning", "extrathinktag", "gemini", "vertex-gemini",
+    "vertex-claude", "vertex-openai",
+]
+
+
+def test_a_config_naming_every_builtin_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from ccr_aio.state import build_snapshot
+
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "key.json"))
+    providers = [
+        {"name": f"p{i}", "api_base_url": "http://127.0.0.1:1/x", "api_key": "k", "models": ["m"],
+         "transformer": {"use": [name.upper() if i % 2 else name]}}  # names are case-insensitive
+        for i, name in enumerate(ALL_BUILTINS)
+    ]
+    snapshot = build_snapshot(build_settings({"Providers": providers}, tmp_path / "c.json", env={}))
+    assert [p.chain[0].name for p in snapshot.providers.values()] == ALL_BUILTINS
+    assert {name.lower() for name, _ in snapshot.registry.names()} >= {n.lower() for n in ALL_BUILTINS}

@@ -160,3 +160,8 @@ def test_vertex_location_and_url(monkeypatch: pytest.MonkeyPatch) -> None:
     assert vertex_url("vertex", **{**args, "location": "global"}).startswith("https://aiplatform.googleapis.com/v1/")
     full = "https://h/v1/projects/X/locations/Y/publishers/google/models/"
     assert vertex_url(full, **args) == "https://h/v1/projects/X/locations/Y/publishers/google/models/m:generateContent"
+
+
+def test_vertex_openai_accepts_credentials_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "key.json"))
+    assert isinstance(GoogleAuth.require_inline({}, "vertex-openai"), GoogleAuth)

@@ -114,11 +114,13 @@ class GoogleAuth:
 
     @classmethod
     def require_inline(cls, options: dict[str, Any], name: str) -> GoogleAuth:
-        """Construction for transformers whose options must carry the credentials (vertex-openai)."""
-        if _inline_info(options) is None and not isinstance(_source(options), (str, dict)):
+        """Construction for transformers that must have credentials at start-up (vertex-openai):
+        from their options or from GOOGLE_APPLICATION_CREDENTIALS."""
+        has_options = _inline_info(options) is not None or isinstance(_source(options), (str, dict))
+        if not has_options and not os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
             raise ConfigError(
                 f"transformer '{name}' needs options {{\"client_email\", \"private_key\"}} "
-                "or {\"credentials\": \"/path/key.json\"}"
+                "or {\"credentials\": \"/path/key.json\"}, or GOOGLE_APPLICATION_CREDENTIALS set"
             )
         return cls(options)
 
