@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import base_config, provider_config, sdk
 from tests.fakes.openai_upstream import Reply, completion, json_reply, stream_reply, text_chunks
 
@@ -109,3 +111,22 @@ async def test_passthrough_drops_thinking_signed_elsewhere(make_client, fake):
     sent = fake.requests[0].body["messages"]
     assert sent[1]["content"] == [{"type": "text", "text": "a"}]
     assert sent[3]["content"][0] == mine
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_passthrough_answers_feed_the_session_usage(make_client, fake, stream):
+    from ccr_aio.state import SESSIONS
+
+    client = await make_client(anthropic_provider(fake, ["Anthropic"]))
+    usage = {"input_tokens": 500, "cache_read_input_tokens": 70000, "output_tokens": 1}
+    if stream:
+        sse = ANTHROPIC_SSE.replace(b'"usage":{"input_tokens":3,"output_tokens":0}', b'"usage":' + json.dumps(usage).encode())
+        fake.queue(Reply(chunks=[], chunk_bytes=[sse], done=False))
+    else:
+        fake.queue(json_reply({"id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": "claude-x",
+                               "stop_reason": "end_turn", "stop_sequence": None, "usage": usage}))
+    body = {"model": "m", "max_tokens": 5, "messages": USER, "stream": stream,
+            "metadata": {"user_id": "user_x_account__session_pt-1"}}
+    response = await client.post("/v1/messages", json=body)
+    await response.read()
+    assert client.app[SESSIONS].usage.get("pt-1") == 70500

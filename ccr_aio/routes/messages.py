@@ -127,7 +127,9 @@ async def forward(
         if prepared.bypass:
             if is_sse and writer:
                 return await writer.send(raw, raw=True)
-            return web.Response(body=await read_all(raw), status=upstream.status, content_type=upstream.content_type)
+            data = await read_all(raw)
+            sessions.record_usage(ctx.session, passthrough_usage(data))
+            return web.Response(body=data, status=upstream.status, content_type=upstream.content_type)
         endpoint = snapshot.endpoint
         if writer:
             if is_sse:
@@ -170,6 +172,23 @@ async def upstream_bytes(
         raise ApiError(504, f"Provider {route.label} stopped sending (read timeout)") from None
     except aiohttp.ClientError as exc:
         raise ApiError(502, f"Provider {route.label} dropped the connection mid-response: {exc}") from None
+
+
+def passthrough_usage(data: bytes) -> dict[str, Any] | None:
+    """The prompt usage of an Anthropic-native answer (a JSON message, or the `message_start`
+    event of a stream), for the long-context rule; the bytes are passed on untouched."""
+    for line in data.split(b"\n") if b"data:" in data else [data]:
+        line = line[5:] if line.startswith(b"data:") else line
+        if b'"usage"' not in line:
+            continue
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        message = message.get("message", message) if isinstance(message, dict) else None
+        usage = message.get("usage") if isinstance(message, dict) else None
+        return usage if isinstance(usage, dict) else None
+    return None
 
 
 async def read_all(raw: AsyncIterable[bytes]) -> bytes:
@@ -222,6 +241,8 @@ class SseWriter:
             if raw:
                 async for item in items:
                     pending.append(item)
+                    if self.on_usage and b'"message_start"' in item:
+                        self.on_usage(passthrough_usage(item))
             else:
                 async for event in items:
                     pending.append(encode_event(event))
