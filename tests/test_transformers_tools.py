@@ -237,11 +237,13 @@ def completed(index: int, id: str, name: str, args: dict) -> dict:
 
 async def test_et3_stream_announces_then_sends_repaired_arguments():
     out = await run_stream("enhancetool", ET3)
+    # Unlike the reference, tool 0 is not flushed when tool 1 starts: only the finish proves
+    # that no more fragments (interleaved ones included) will come for it.
     assert deltas(out) == [
         ({"content": "x"}, None),
         ({"tool_calls": [TC(0, id="a", name="A", args="")]}, None),
-        (completed(0, "a", "A", {"p": 1, "q": 2}), None),
         ({"tool_calls": [TC(1, id="b", name="B", args="")]}, None),
+        (completed(0, "a", "A", {"p": 1, "q": 2}), None),
         (completed(1, "b", "B", {"z": 3}), "tool_calls"),
     ]
     events = await anthropic_events(out)
@@ -284,11 +286,20 @@ async def test_et_missing_index_and_parallel_entries():
     assert sum(e["type"] == "content_block_start" for e in events) == 3
 
 
-async def test_et_text_after_a_tool_call_completes_it_first():
-    chunks = [C({"tool_calls": [TC(0, id="a", name="A", args="{'p': 1}")]}), C({"content": "then text"}), C({}, "stop")]
+async def test_et_text_between_fragments_loses_nothing():
+    chunks = [
+        C({"tool_calls": [TC(0, id="a", name="A", args="{'p': ")]}),
+        C({"content": "then text"}),
+        C({"tool_calls": [TC(0, args="1}")]}),
+        C({}, "stop"),
+    ]
     out = await run_stream("enhancetool", chunks)
-    assert [d for d, _ in deltas(out)][1:3] == [completed(0, "a", "A", {"p": 1}), {"content": "then text"}]
-    await anthropic_events(out)
+    assert [d for d, _ in deltas(out)][1:] == [{"content": "then text"}, completed(0, "a", "A", {"p": 1})]
+    events = await anthropic_events(out)
+    json_deltas = [e["delta"]["partial_json"] for e in events if e["type"] == "content_block_delta" and e["delta"]["type"] == "input_json_delta"]
+    assert json_deltas == ['{"p":1}']
+    texts = [e["delta"]["text"] for e in events if e["type"] == "content_block_delta" and e["delta"]["type"] == "text_delta"]
+    assert texts == ["then text"]
 
 
 # -- end to end ------------------------------------------------------------------------------

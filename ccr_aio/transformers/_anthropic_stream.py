@@ -9,7 +9,9 @@ upstream gives no signature), and message_stop is sent only at a clean end of in
 Tool calls open their block once their name is known (B9). Only one tool streams live; a tool
 that starts while another is still receiving arguments is buffered and opened, with all of its
 arguments in one delta, when the live tool's arguments form complete JSON, or at end of input.
-So no delta ever targets a closed block, even when the upstream interleaves arguments (B5).
+Text, thinking and citations that arrive while the live tool's arguments are incomplete wait
+for it the same way, instead of closing its block and losing the rest of its arguments. So no
+delta ever targets a closed block, even when the upstream interleaves (B5), and nothing is lost.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class _Converter:
         self.tools: dict[Any, _Tool] = {}
         self.pending: deque[_Tool] = deque()  # known tools whose block has not opened yet
         self.live: _Tool | None = None  # the tool whose block is open
+        self.deferred: list[tuple[Any, Any]] = []  # content that arrived while `live` was incomplete
         self.last_key: Any = None
         self.had_tool_use = False
         self.finish: str | None = None
@@ -186,12 +189,27 @@ class _Converter:
         if tool.state == "open":
             self.delta({"type": "input_json_delta", "partial_json": args})
 
+    def tool_busy(self) -> bool:
+        """The live tool may still receive arguments, so its block must stay open."""
+        return self.live is not None and not self.live.args_complete()
+
+    def content(self, handle: Any, value: Any) -> None:
+        if self.deferred or self.tool_busy():
+            self.deferred.append((handle, value))
+        else:
+            handle(value)
+
     def advance_tools(self) -> None:
-        """Open pending tools in order while nothing live may still need its block."""
-        while self.pending and self.pending[0].name:
-            if self.live is not None and not self.live.args_complete():
+        """Once nothing live may still need its block: waiting content first, then pending
+        tools in order."""
+        while not self.tool_busy():
+            if self.deferred:
+                handle, value = self.deferred.pop(0)
+                handle(value)
+            elif self.pending and self.pending[0].name:
+                self.open_tool(self.pending.popleft())
+            else:
                 return
-            self.open_tool(self.pending.popleft())
 
     def open_tool(self, tool: _Tool) -> None:
         tool_id = tool.id or self.ctx.new_id("call_")
@@ -224,13 +242,13 @@ class _Converter:
         delta = choice.get("delta") or {}
         thinking = delta.get("thinking")
         if thinking and isinstance(thinking, dict):
-            self.thinking(thinking)
+            self.content(self.thinking, thinking)
         content = delta.get("content")
         if content and isinstance(content, str):
-            self.text(content)
+            self.content(self.text, content)
         annotations = delta.get("annotations")
         if annotations and isinstance(annotations, list):
-            self.annotations(annotations)
+            self.content(self.annotations, annotations)
         calls = delta.get("tool_calls")
         if calls and isinstance(calls, list):
             self.tool_calls(calls)
@@ -246,7 +264,10 @@ class _Converter:
     def end(self) -> None:
         if not self.started:
             self.start_message(None)
-        self.close()
+        self.close()  # nothing more can arrive for the live tool
+        for handle, value in self.deferred:
+            handle(value)
+        self.deferred.clear()
         while self.pending:  # B9: tools still without a name fall back to synthetic values here
             self.open_tool(self.pending.popleft())
         self.close()

@@ -4,10 +4,11 @@
 Non-stream: every tool call's arguments go through `repair_arguments`.
 
 Stream: a tool call is announced as soon as it starts (id and name, arguments blanked) so the
-client can show it; its arguments are held back and sent repaired, in one delta, when the call
-is complete: when another call starts, when text follows, on ANY finish reason, or at the end
-of the stream. Every entry of a delta's `tool_calls` is handled, and a missing `index` is
-tolerated (`ToolKeys`).
+client can show it; the arguments of every call are held back and sent repaired, one delta per
+call, on ANY finish reason or at the end of the stream. Only then is a call known to be
+complete: providers may interleave parallel calls or put text between fragments, and a repair
+sent early could not be taken back. Every entry of a delta's `tool_calls` is handled, and a
+missing `index` is tolerated (`ToolKeys`).
 """
 
 from __future__ import annotations
@@ -59,11 +60,6 @@ class _Call:
         return {"role": "assistant", "tool_calls": [call]}
 
 
-def _has_output(delta: dict[str, Any]) -> bool:
-    """Text, thinking, ... (anything but the role): it follows a tool call that is complete."""
-    return any(value for key, value in delta.items() if key != "role")
-
-
 @builtin
 class EnhanceTool(Transformer):
     name = "enhancetool"
@@ -86,7 +82,7 @@ class EnhanceTool(Transformer):
 
     async def stream_out(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
         keys = ToolKeys()
-        current: _Call | None = None
+        calls: dict[int, _Call] = {}  # every call of the turn, in order of appearance
         last: tuple[dict, dict] | None = None
         async for chunk in chunks:
             choice = first_choice(chunk)
@@ -96,41 +92,28 @@ class EnhanceTool(Transformer):
             last = (chunk, choice)
             delta = choice.get("delta")
             delta = delta if isinstance(delta, dict) else {}
-            calls = delta.get("tool_calls")
-            calls = calls if isinstance(calls, list) else []
+            entries = delta.get("tool_calls")
             finish = choice.get("finish_reason")
-            rest = {k: v for k, v in delta.items() if k != "tool_calls"} if calls else delta
-            if current is None and not calls:
+            if not (entries and isinstance(entries, list)) and not (finish and calls):
                 yield chunk
                 continue
-            if current is not None and not calls and not finish and not _has_output(rest):
-                yield chunk  # e.g. a role-only or empty delta: nothing to reorder
-                continue
-            pieces: list[dict[str, Any]] = []
-            if current is not None and _has_output(rest):
-                pieces.append(current.completed())
-                current = None
-            pending, starts = rest, []
-            for call in calls:
-                if not isinstance(call, dict):
+            starts = []
+            for entry in entries if isinstance(entries, list) else []:
+                if not isinstance(entry, dict):
                     continue
-                key = keys.key(call)
-                if current is not None and key == current.key:
-                    current.add(call)
-                    continue
-                if current is not None:
-                    if starts:
-                        pieces.append({**pending, "tool_calls": starts})
-                        pending, starts = {}, []
-                    pieces.append(current.completed())
-                current = _Call(key, call)
-                starts.append(current.announce(call))
-            pieces.append({**pending, "tool_calls": starts} if starts else pending)
-            if finish and current is not None:
-                pieces.append(current.completed())
-                current = None
+                key = keys.key(entry)
+                if key in calls:
+                    calls[key].add(entry)
+                else:
+                    calls[key] = _Call(key, entry)
+                    starts.append(calls[key].announce(entry))
+            rest = {k: v for k, v in delta.items() if k != "tool_calls"}
+            pieces = [{**rest, "tool_calls": starts} if starts else rest]
+            if finish:
+                pieces += [call.completed() for call in calls.values()]
+                calls.clear()
             for out in derive(chunk, choice, pieces, finish):
                 yield out
-        if current is not None and last is not None:  # no finish chunk: flush at the end
-            for out in derive(*last, [current.completed()], None, tail=False):
+        if calls and last is not None:  # no finish chunk: flush at the end
+            for out in derive(*last, [call.completed() for call in calls.values()], None, tail=False):
                 yield out
