@@ -294,3 +294,18 @@ async def test_a_crash_is_a_500_without_traceback(make_client, fake, tmp_path):
     body = await response.json()
     assert body == {"type": "error", "error": {"type": "api_error", "message": "Internal server error"}}
     assert not fake.requests
+
+
+async def test_pings_keep_a_silent_stream_alive(client, fake, monkeypatch):
+    from ccr_aio.routes import messages
+
+    monkeypatch.setattr(messages, "PING_INTERVAL_S", 0.05)
+    fake.queue(stream_reply(text_chunks(["thinking hard", " done"]), hang_after=2))
+    response = await client.post("/v1/messages", json={"model": "m", "max_tokens": 10, "messages": USER, "stream": True})
+    seen = b""
+    while seen.count(b"event: ping") < 2:  # the provider is silent: pings must arrive
+        seen += await asyncio.wait_for(response.content.readany(), 5)
+    events = parse_sse_bytes(seen[: seen.rindex(b"\n\n") + 2])
+    assert events[0]["type"] == "message_start"
+    assert {"type": "ping"} in events
+    response.close()

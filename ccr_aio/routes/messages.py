@@ -27,6 +27,8 @@ from ..transformers.base import Context
 
 routes = web.RouteTableDef()
 log = structlog.get_logger("ccr_aio.messages")
+PING_INTERVAL_S = 15.0
+PING = encode_event({"type": "ping"})
 SSE_HEADERS = {
     "Content-Type": "text/event-stream",
     "Cache-Control": "no-cache",
@@ -123,7 +125,9 @@ async def forward(
         is_sse = upstream.content_type == "text/event-stream"
         sessions = request.app[SESSIONS]
         writer = SseWriter(request, partial(sessions.record_usage, ctx.session)) if ctx.stream else None
-        raw = upstream_bytes(upstream, route, writer.flush if writer else None)
+        # Pings only between whole events: a passthrough read may end mid-event.
+        ping = writer.ping if writer and not prepared.bypass else None
+        raw = upstream_bytes(upstream, route, writer.flush if writer else None, ping)
         if prepared.bypass:
             if is_sse and writer:
                 return await writer.send(raw, raw=True)
@@ -152,19 +156,23 @@ async def upstream_bytes(
     upstream: aiohttp.ClientResponse,
     route: Route,
     before_read: Callable[[], Awaitable[None]] | None = None,
+    on_silence: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncIterator[bytes]:
     """The provider's body as it arrives; a cut connection becomes an ApiError, so it can be
     told apart from the client going away (which must just stop everything).
 
     `before_read` runs before each network read: by then the pipeline above has turned the
     previous read into events, so the writer can send them in one write instead of one
-    syscall per event."""
+    syscall per event. `on_silence` runs every PING_INTERVAL_S the provider stays silent."""
     content = upstream.content
     try:
         while True:
             if before_read is not None:
                 await before_read()
-            data = await content.readany()
+            if on_silence is None:
+                data = await content.readany()
+            else:
+                data = await _read_or_ping(content, on_silence)
             if not data:
                 return
             yield data
@@ -172,6 +180,17 @@ async def upstream_bytes(
         raise ApiError(504, f"Provider {route.label} stopped sending (read timeout)") from None
     except aiohttp.ClientError as exc:
         raise ApiError(502, f"Provider {route.label} dropped the connection mid-response: {exc}") from None
+
+
+async def _read_or_ping(content: aiohttp.StreamReader, on_silence: Callable[[], Awaitable[None]]) -> bytes:
+    while True:
+        try:
+            async with asyncio.timeout(PING_INTERVAL_S) as deadline:
+                return await content.readany()
+        except TimeoutError:
+            if not deadline.expired():
+                raise  # aiohttp's own read timeout, not our ping timer
+            await on_silence()
 
 
 def passthrough_usage(data: bytes) -> dict[str, Any] | None:
@@ -234,6 +253,13 @@ class SseWriter:
         data = b"".join(self.pending)
         self.pending.clear()
         await self.response.write(data)
+
+    async def ping(self) -> None:
+        """Keep-alive during a long silence (e.g. a model reasoning without streaming it), as
+        Anthropic's API does; before the first event nothing is sent, so errors keep a status."""
+        if self.response.prepared:
+            await self.flush()
+            await self.response.write(PING)
 
     async def send(self, items: AsyncIterator[Any], raw: bool = False) -> web.StreamResponse:
         pending = self.pending
