@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,17 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 run: $(STAMP)
 	$(BIN)/python -m ccr_aio $(ARGS)
 
-test: $(STAMP)
+# The UI tests (tests/test_ui.py) drive Debian's `chromium` through Playwright, never a downloaded
+# browser: install it when it is missing (sudo when not root; apt-get update only if needed).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  APT="$$([ "$$(id -u)" = 0 ] || echo sudo) env DEBIAN_FRONTEND=noninteractive apt-get"; \
+	  echo "installing chromium for the UI tests..."; \
+	  $$APT install -y -qq chromium >/dev/null 2>&1 || \
+	  { $$APT update -qq >/dev/null && $$APT install -y -qq chromium >/dev/null; } || \
+	  { echo "make test needs chromium (apt-get install chromium)" >&2; exit 1; }; }
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest $(ARGS)
 
 bench: $(STAMP)

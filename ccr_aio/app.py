@@ -10,7 +10,7 @@ import structlog
 from aiohttp import web
 
 from .middlewares import auth_middleware, error_middleware, request_id_middleware
-from .routes import admin, info, messages, models
+from .routes import admin, info, messages, models, ui
 from .routing.tokens import TokenCounter, load_encoding
 from .settings import Settings
 from .routing.sessions import Sessions
@@ -48,5 +48,6 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(messages.routes)
     app.add_routes(models.routes)
     admin.setup(app, settings)  # /api/* routes and the per-app management state
+    ui.setup(app)  # /ui (Jinja2 templates/) and /static/ assets
     app.on_startup.append(_warm_tokenizer)
     return app

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from .. import config_store
 from ..errors import ApiError
-from ..settings import ConfigError, Settings, build_settings, load_settings
+from ..settings import ConfigError, Settings, build_settings, load_settings, parse_config_text
 from ..state import STATE, Snapshot, build_snapshot
 from . import admin_logs
 from .messages import read_json_object
@@ -93,9 +93,26 @@ async def get_config(request: web.Request) -> web.Response:
     return web.json_response(raw)
 
 
+async def read_config_body(request: web.Request) -> dict[str, Any]:
+    """The posted config: JSON, or JSON5 (comments, trailing commas) with `Content-Type:
+    application/json5`, as the UI's raw editor may send. Either way it is stored as JSON."""
+    if request.content_type != "application/json5":
+        return await read_json_object(request)
+    try:
+        text = (await request.read()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "Invalid JSON5 in request body: not UTF-8") from None
+    if not text.strip():
+        raise ApiError(400, "Invalid JSON5 in request body: the body is empty")
+    try:
+        return parse_config_text(text, "request body")
+    except ConfigError as exc:
+        raise ApiError(400, f"Invalid JSON5, nothing saved: {exc}") from None
+
+
 @routes.post("/api/config")
 async def save_config(request: web.Request) -> web.Response:
-    body = await read_json_object(request)
+    body = await read_config_body(request)
     errors = config_store.validate(body)
     if errors:
         raise ApiError(400, "Invalid config, nothing saved: " + "; ".join(errors))

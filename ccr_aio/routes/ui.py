@@ -1,0 +1,97 @@
+"""The management UI: GET /ui → /ui/, GET /ui/ (a Jinja2 page), and /static/* assets.
+
+The page is public (the auth middleware lets /ui* and /static/* through), so it holds no config
+data and no secrets: the JS in static/ loads everything from /api/*, sending the APIKEY the user
+typed (kept in the browser's localStorage) as `x-api-key`.
+
+The templates and static files live in the top-level `templates/` and `static/` folders of the
+repository, found next to the package (a checkout or `pip install -e .`), in
+`<prefix>/share/ccr-aio` (a wheel install), or in the folder named by the env `CCR_UI_DIR`
+(which holds `templates/` and `static/`). Without them the server still
+runs; /ui/ then answers 404 saying where it looked.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+import structlog
+from aiohttp import web
+
+from .. import __version__
+from ..errors import ApiError
+
+routes = web.RouteTableDef()
+log = structlog.get_logger("ccr_aio.ui")
+UI_DIR_ENV = "CCR_UI_DIR"
+UI_AVAILABLE = web.AppKey("ui_available", bool)
+UI_ROOT = web.AppKey("ui_root", Path)
+
+# The page only loads its own files and only talks to its own origin. No inline script or
+# style is allowed, so a value that slipped into the DOM as markup still could not run.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+       "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+ROUTER_ROWS = (  # (key, label, when it is used) — rendered server-side, filled by the JS
+    ("default", "Default", "every request no other rule picks"),
+    ("background", "Background", "requests for a claude…haiku model (Claude Code's background tasks)"),
+    ("think", "Think", "requests with thinking enabled (plan mode)"),
+    ("longContext", "Long context", "requests over the long-context threshold"),
+    ("webSearch", "Web search", "requests that carry a web_search tool"),
+    ("image", "Image", "requests with images (the image agent)"),
+)
+
+
+def ui_root(env: Mapping[str, str] = os.environ) -> Path:
+    """The folder holding `templates/` and `static/`: `CCR_UI_DIR`, else the repository root
+    (a checkout or `pip install -e .`), else `<prefix>/share/ccr-aio` (a wheel install copies
+    them there, see setup.cfg's data_files)."""
+    override = env.get(UI_DIR_ENV)
+    if override:
+        return Path(override).expanduser().resolve()
+    checkout = Path(__file__).resolve().parents[2]  # ccr_aio/routes/ui.py → the repository
+    if (checkout / "templates").is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "ccr-aio"
+
+
+def setup(app: web.Application) -> None:
+    """Jinja2 templates, the /static/ route and the /ui routes."""
+    root = ui_root()
+    templates, static = root / "templates", root / "static"
+    available = (templates / "ui.html").is_file() and static.is_dir()
+    app[UI_AVAILABLE], app[UI_ROOT] = available, root
+    if available:
+        aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(templates)), autoescape=True)
+        app.router.add_static("/static/", static, name="static", append_version=False)
+    else:
+        log.warning("ui_files_missing", looked_in=str(root), hint=f"set {UI_DIR_ENV}")
+    app.add_routes(routes)
+
+
+@routes.get("/ui")
+async def ui_redirect(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/ui/")
+
+
+@routes.get("/ui/")
+async def ui_page(request: web.Request) -> web.StreamResponse:
+    if not request.app[UI_AVAILABLE]:
+        raise ApiError(404, f"Web UI files not found in {request.app[UI_ROOT]} (templates/ui.html and "
+                            f"static/); set {UI_DIR_ENV} to the folder that holds them")
+    # Only constants go into the page: it is served without authentication.
+    response = aiohttp_jinja2.render_template(
+        "ui.html", request, {"version": __version__, "router_rows": ROUTER_ROWS})
+    response.headers.update(PAGE_HEADERS)
+    return response
