@@ -12,7 +12,12 @@ import anthropic
 import pytest
 
 from tests.conftest import sdk
-from tests.fakes.gemini_upstream import FakeGemini, GeminiReply, gemini_error, part_chunk
+from tests.fakes.gemini_upstream import (
+    FakeGemini,
+    GeminiReply,
+    gemini_error,
+    part_chunk,
+)
 from tests.stream_grammar import check_stream, parse_sse_bytes
 
 G3 = "gemini-3-pro-preview"

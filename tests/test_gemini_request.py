@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 
 from ccr_aio.providers import Provider
-from ccr_aio.transformers._gemini import SKIP_SIGNATURE, build_request, gemini_signature, mark_signature
+from ccr_aio.transformers._gemini import (
+    SKIP_SIGNATURE,
+    build_request,
+    gemini_signature,
+    mark_signature,
+)
 from ccr_aio.transformers._schema import function_parameters, to_gemini_schema
 from ccr_aio.transformers.base import Context
 from ccr_aio.transformers.gemini import Gemini, gemini_url

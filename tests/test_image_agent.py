@@ -6,10 +6,17 @@ import asyncio
 import json
 from typing import Any
 
-from ccr_aio.agents.image_cache import ImageCache, image_id
 from ccr_aio.agents.image import prepare
+from ccr_aio.agents.image_cache import ImageCache, image_id
 from tests.conftest import provider_config, sdk
-from tests.fakes.openai_upstream import chunk, completion, json_reply, stream_reply, text_chunks, usage_chunk
+from tests.fakes.openai_upstream import (
+    chunk,
+    completion,
+    json_reply,
+    stream_reply,
+    text_chunks,
+    usage_chunk,
+)
 from tests.stream_grammar import check_stream, parse_sse_bytes
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"

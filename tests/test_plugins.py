@@ -17,7 +17,12 @@ from ccr_aio.transformers import BUILTINS
 from ccr_aio.transformers._plugins import load_plugins
 from ccr_aio.transformers.base import Context, Transformer
 from tests.conftest import provider_config, sdk
-from tests.fakes.openai_upstream import completion, json_reply, stream_reply, text_chunks
+from tests.fakes.openai_upstream import (
+    completion,
+    json_reply,
+    stream_reply,
+    text_chunks,
+)
 from tests.stream_grammar import check_stream, parse_sse_bytes
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "my_transformer.py"

@@ -14,7 +14,12 @@ from ccr_aio.transformers import BUILTINS
 from ccr_aio.transformers._anthropic_request import anthropic_to_unified
 from ccr_aio.transformers.base import Context
 from tests.conftest import provider_config, sdk
-from tests.fakes.openai_upstream import completion, json_reply, stream_reply, text_chunks
+from tests.fakes.openai_upstream import (
+    completion,
+    json_reply,
+    stream_reply,
+    text_chunks,
+)
 from tests.stream_grammar import check_stream, parse_sse_bytes
 
 REQUEST_ONLY = ["maxtoken", "sampling", "maxcompletiontokens", "streamoptions", "cleancache", "customparams"]

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import provider_config, sdk
-from tests.fakes.openai_upstream import chunk, completion, json_reply, stream_reply, usage_chunk
+from tests.fakes.openai_upstream import (
+    chunk,
+    completion,
+    json_reply,
+    stream_reply,
+    usage_chunk,
+)
 from tests.stream_grammar import check_stream, parse_sse_bytes
 
 USER = [{"role": "user", "content": "hi"}]

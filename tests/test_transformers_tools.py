@@ -18,7 +18,13 @@ from ccr_aio.transformers._anthropic_stream import unified_to_anthropic_stream
 from ccr_aio.transformers._json_args import repair_arguments
 from ccr_aio.transformers.base import Context
 from tests.conftest import provider_config, sdk
-from tests.fakes.openai_upstream import chunk, completion, json_reply, stream_reply, usage_chunk
+from tests.fakes.openai_upstream import (
+    chunk,
+    completion,
+    json_reply,
+    stream_reply,
+    usage_chunk,
+)
 from tests.stream_grammar import check_stream
 from tests.test_anthropic_stream import TC, C, U, make_ctx
 

@@ -20,7 +20,14 @@ from urllib.parse import quote
 
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, Dialog, Page, Request, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    Dialog,
+    Page,
+    Request,
+    async_playwright,
+    expect,
+)
 
 from ccr_aio.routes import ui as ui_routes
 from ccr_aio.routes.admin import ADMIN

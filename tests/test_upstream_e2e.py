@@ -7,7 +7,13 @@ import json
 import pytest
 
 from tests.conftest import base_config, provider_config, sdk
-from tests.fakes.openai_upstream import Reply, completion, json_reply, stream_reply, text_chunks
+from tests.fakes.openai_upstream import (
+    Reply,
+    completion,
+    json_reply,
+    stream_reply,
+    text_chunks,
+)
 
 USER = [{"role": "user", "content": "hi"}]
 ANTHROPIC_SSE = (

@@ -13,7 +13,10 @@ import pytest
 from ccr_aio.transformers._anthropic_response import unified_to_anthropic_message
 from ccr_aio.transformers._anthropic_stream import unified_to_anthropic_stream
 from ccr_aio.transformers._vertex_claude_request import unified_to_anthropic
-from ccr_aio.transformers._vertex_claude_response import anthropic_json_to_unified, anthropic_stream_to_unified
+from ccr_aio.transformers._vertex_claude_response import (
+    anthropic_json_to_unified,
+    anthropic_stream_to_unified,
+)
 from ccr_aio.transformers.base import Context
 from tests.conftest import sdk
 from tests.fakes.vertex_upstream import ClaudeReply, FakeVertex, start_vertex

@@ -12,7 +12,13 @@ import webbrowser
 from pathlib import Path
 from typing import IO, Any
 
-from ..settings import DEFAULT_CONFIG, Settings, build_settings, default_config_path, load_settings
+from ..settings import (
+    DEFAULT_CONFIG,
+    Settings,
+    build_settings,
+    default_config_path,
+    load_settings,
+)
 from . import daemon
 
 PLACEHOLDER_TOKEN = "ccr-aio"  # sent when no APIKEY is set; the server then accepts anything

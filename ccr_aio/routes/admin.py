@@ -20,7 +20,13 @@ from aiohttp import web
 
 from .. import config_store
 from ..errors import ApiError
-from ..settings import ConfigError, Settings, build_settings, load_settings, parse_config_text
+from ..settings import (
+    ConfigError,
+    Settings,
+    build_settings,
+    load_settings,
+    parse_config_text,
+)
 from ..state import STATE, Snapshot, build_snapshot
 from . import admin_logs
 from .messages import read_json_object

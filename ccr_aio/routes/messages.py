@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -83,7 +83,9 @@ async def create_message(request: web.Request) -> web.StreamResponse:
         tokens=route.token_count, session=route.session, project=route.project,
     )
     if snapshot.settings.router.get("image"):
-        from ..agents import image as image_agent  # imported here: the agent builds on this module
+        from ..agents import (
+            image as image_agent,  # imported here: the agent builds on this module
+        )
         vision = image_agent.applies(route, snapshot)
         ids = image_agent.prepare(body, request.app[IMAGES]) if vision else None
         if ids:

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import ApiError
 from ..pipeline.sse import dumps
+from ._chunks import new_completion
 
 
 class _ToolCall:
@@ -112,16 +113,14 @@ class _Fold:
         if self.annotations:
             message["annotations"] = self.annotations
         finish = self.finish_reason or ("tool_calls" if self.tools else "stop")
-        result: dict[str, Any] = {
-            "id": self.id or f"chatcmpl-{int(time.time() * 1000)}",
-            "object": "chat.completion",
-            "created": self.created or int(time.time()),
-            "model": self.model,
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        }
-        if self.usage:
-            result["usage"] = self.usage
-        return result
+        return new_completion(
+            self.id or f"chatcmpl-{int(time.time() * 1000)}",
+            self.created or int(time.time()),
+            self.model,
+            message,
+            finish,
+            self.usage,
+        )
 
 
 def _error_message(error: Any) -> str:

@@ -25,8 +25,8 @@ import structlog
 
 from ..errors import ERROR_TYPES, error_type_for
 from ._anthropic_common import anthropic_usage, map_stop_reason
-from .base import Context
 from ._chunks import closing
+from .base import Context
 
 log = structlog.get_logger("ccr_aio.anthropic_stream")
 

@@ -7,7 +7,7 @@ Derived chunks are new dicts; the upstream chunk is never mutated.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -101,3 +101,35 @@ async def closing(chunks: AsyncIterator[Any]) -> AsyncIterator[AsyncIterator[Any
         aclose = getattr(chunks, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+def new_completion(
+    completion_id: str, created: int, model: str, message: dict[str, Any],
+    finish: str | None, usage: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A unified non-streaming answer (OpenAI `chat.completion`) built from scratch."""
+    result: dict[str, Any] = {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+    }
+    if usage:
+        result["usage"] = usage
+    return result
+
+
+async def run_converter(
+    chunks: AsyncIterator[dict[str, Any]],
+    feed: Callable[[dict[str, Any]], Iterable[dict[str, Any]]],
+    end: Callable[[], Iterable[dict[str, Any]]],
+) -> AsyncIterator[dict[str, Any]]:
+    """Drive a stream state machine: what `feed` makes of each upstream item, then what `end`
+    flushes; the upstream is closed however the consumer stops."""
+    async with closing(chunks):
+        async for chunk in chunks:
+            for out in feed(chunk):
+                yield out
+        for out in end():
+            yield out

@@ -16,9 +16,9 @@ from typing import Any
 
 from ..errors import ApiError
 from ..pipeline.sse import dumps
+from ._chunks import new_chunk, new_completion, run_converter
 from ._gemini import is_gemini3, mark_signature
 from .base import Context
-from ._chunks import closing, new_chunk
 
 _FILTERED = frozenset(
     {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT"}
@@ -152,16 +152,14 @@ def gemini_json_to_unified(body: dict[str, Any], ctx: Context) -> dict[str, Any]
     cited = annotations(candidate.get("groundingMetadata"))
     if cited:
         message["annotations"] = cited
-    return {
-        "id": body.get("responseId") or ctx.new_id("chatcmpl-"),
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": body.get("modelVersion") or ctx.model,
-        "choices": [
-            {"index": 0, "message": message, "finish_reason": finish_reason(candidate.get("finishReason"), bool(calls))}
-        ],
-        "usage": unified_usage(body.get("usageMetadata")),
-    }
+    return new_completion(
+        body.get("responseId") or ctx.new_id("chatcmpl-"),
+        int(time.time()),
+        body.get("modelVersion") or ctx.model,
+        message,
+        finish_reason(candidate.get("finishReason"), bool(calls)),
+        unified_usage(body.get("usageMetadata")),
+    )
 
 
 class _Stream:
@@ -265,11 +263,6 @@ class _Stream:
         return self.out
 
 
-async def gemini_stream_to_unified(chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+def gemini_stream_to_unified(chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
     stream = _Stream(ctx)
-    async with closing(chunks):
-        async for chunk in chunks:
-            for out in stream.feed(chunk):
-                yield out
-        for out in stream.end():
-            yield out
+    return run_converter(chunks, stream.feed, stream.end)

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import ApiError
 from . import _signatures
+from ._chunks import new_completion
 from ._responses_common import (
     error_status,
     finish_for_incomplete,
@@ -79,17 +80,14 @@ def responses_to_unified(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
         finish = finish_for_incomplete(body)
     else:
         finish = "tool_calls" if tool_calls else "stop"
-    result: dict[str, Any] = {
-        "id": body.get("id") or "",
-        "object": "chat.completion",
-        "created": body.get("created_at") or int(time.time()),
-        "model": body.get("model") or "",
-        "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
-    }
-    usage = unified_usage(body.get("usage"))
-    if usage is not None:
-        result["usage"] = usage
-    return result
+    return new_completion(
+        body.get("id") or "",
+        body.get("created_at") or int(time.time()),
+        body.get("model") or "",
+        message,
+        finish,
+        unified_usage(body.get("usage")),
+    )
 
 
 def _message_parts(item: dict[str, Any], images: list[dict[str, Any]], annotations: list[dict[str, Any]]) -> str:

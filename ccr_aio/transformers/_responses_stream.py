@@ -15,9 +15,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from . import _signatures
-from ._responses_common import finish_for_incomplete, reasoning_signature, unified_error, unified_usage, url_citation
+from ._chunks import new_chunk, run_converter
+from ._responses_common import (
+    finish_for_incomplete,
+    reasoning_signature,
+    unified_error,
+    unified_usage,
+    url_citation,
+)
 from .base import Context
-from ._chunks import closing, new_chunk
 
 
 class _Tool:
@@ -239,12 +245,7 @@ def _message_text(item: dict[str, Any]) -> str:
     return "".join(texts)
 
 
-async def responses_to_unified_stream(events: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+def responses_to_unified_stream(events: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
     """Yield unified chunks for Responses stream events; events after the terminal one are ignored."""
     state = _State(ctx)
-    async with closing(events):
-        async for event in events:
-            for chunk in state.event(event):
-                yield chunk
-        for chunk in state.end():
-            yield chunk
+    return run_converter(events, state.event, state.end)

@@ -15,8 +15,8 @@ from typing import Any
 
 from ..errors import ApiError
 from ..pipeline.sse import dumps
+from ._chunks import closing, new_chunk, new_completion
 from .base import Context
-from ._chunks import closing, new_chunk
 
 _FINISH = {
     "end_turn": "stop",
@@ -99,14 +99,14 @@ def anthropic_json_to_unified(body: dict[str, Any], ctx: Context) -> dict[str, A
         message["tool_calls"] = calls
     if annotations:
         message["annotations"] = annotations
-    return {
-        "id": body.get("id") or ctx.new_id("msg_"),
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": body.get("model") or ctx.model,
-        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(body.get("stop_reason"))}],
-        "usage": unified_usage(body.get("usage")),
-    }
+    return new_completion(
+        body.get("id") or ctx.new_id("msg_"),
+        int(time.time()),
+        body.get("model") or ctx.model,
+        message,
+        finish_reason(body.get("stop_reason")),
+        unified_usage(body.get("usage")),
+    )
 
 
 class _Stream:

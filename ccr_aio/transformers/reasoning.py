@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from ._reasoning import ReasoningFields, message_reasoning, reasoning_stream, replay_reasoning, thinking_mode
+from ._reasoning import (
+    ReasoningFields,
+    message_reasoning,
+    reasoning_stream,
+    replay_reasoning,
+    thinking_mode,
+)
 from .base import Context, Transformer, builtin
 
 if TYPE_CHECKING:

@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from ._google_auth import GoogleAuth, vertex_location, vertex_project, vertex_url
 from ._vertex_claude_request import unified_to_anthropic
-from ._vertex_claude_response import anthropic_json_to_unified, anthropic_stream_to_unified
+from ._vertex_claude_response import (
+    anthropic_json_to_unified,
+    anthropic_stream_to_unified,
+)
 from .base import Context, Transformer, UpstreamOptions, builtin
 
 if TYPE_CHECKING:
