@@ -309,3 +309,19 @@ async def test_pings_keep_a_silent_stream_alive(client, fake, monkeypatch):
     assert events[0]["type"] == "message_start"
     assert {"type": "ping"} in events
     response.close()
+
+
+async def test_client_leaving_a_fast_stream_is_not_blamed_on_the_provider(client, fake, caplog):
+    from structlog.testing import capture_logs
+
+    fake.queue(stream_reply(text_chunks([f"w{i} " for i in range(3000)])))
+    with capture_logs() as logs:
+        response = await client.post("/v1/messages", json={"model": "m", "max_tokens": 10, "messages": USER, "stream": True})
+        await response.content.readany()
+        response.close()
+        fake.queue(json_reply(completion("still fine")))
+        after = await client.post("/v1/messages", json={"model": "m", "max_tokens": 10, "messages": USER})
+        assert (await after.json())["content"][0]["text"] == "still fine"
+    events = [entry["event"] for entry in logs]
+    assert "stream_aborted" not in events and "stream_failed" not in events
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # no "Error handling request" traceback

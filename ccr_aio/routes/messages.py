@@ -167,32 +167,38 @@ async def upstream_bytes(
     previous read into events, so the writer can send them in one write instead of one
     syscall per event. `on_silence` runs every PING_INTERVAL_S the provider stays silent."""
     content = upstream.content
+    while True:
+        if before_read is not None:
+            await before_read()  # writes to the client: its errors are not the provider's
+        if on_silence is None:
+            data = await _read(content, route)
+        else:
+            data = await _read_or_ping(content, route, on_silence)
+        if not data:
+            return
+        yield data
+
+
+async def _read(content: aiohttp.StreamReader, route: Route) -> bytes:
     try:
-        while True:
-            if before_read is not None:
-                await before_read()
-            if on_silence is None:
-                data = await content.readany()
-            else:
-                data = await _read_or_ping(content, on_silence)
-            if not data:
-                return
-            yield data
+        return await content.readany()
     except asyncio.TimeoutError:
         raise ApiError(504, f"Provider {route.label} stopped sending (read timeout)") from None
     except aiohttp.ClientError as exc:
         raise ApiError(502, f"Provider {route.label} dropped the connection mid-response: {exc}") from None
 
 
-async def _read_or_ping(content: aiohttp.StreamReader, on_silence: Callable[[], Awaitable[None]]) -> bytes:
+async def _read_or_ping(
+    content: aiohttp.StreamReader, route: Route, on_silence: Callable[[], Awaitable[None]]
+) -> bytes:
     while True:
         try:
             async with asyncio.timeout(PING_INTERVAL_S) as deadline:
-                return await content.readany()
+                return await _read(content, route)
         except TimeoutError:
             if not deadline.expired():
-                raise  # aiohttp's own read timeout, not our ping timer
-            await on_silence()
+                raise
+        await on_silence()
 
 
 def passthrough_usage(data: bytes) -> dict[str, Any] | None:
@@ -281,17 +287,21 @@ class SseWriter:
                 raise
             log.warning("stream_aborted", status=exc.status, message=exc.message[:300])
             pending.append(encode_event(error_body(exc.status, exc.message, exc.error_type)))
-        except ConnectionResetError:
-            raise
+        except ConnectionResetError:  # the client went away: leaving closes the upstream call
+            log.debug("client_disconnected")
+            return self.response
         except Exception:
             if not self.started:
                 raise
             log.exception("stream_failed")
             pending.append(encode_event(error_body(500, "Internal server error")))
-        await self.flush()
-        if not self.response.prepared:
-            await self.response.prepare(self.request)
-        await self.response.write_eof()
+        try:
+            await self.flush()
+            if not self.response.prepared:
+                await self.response.prepare(self.request)
+            await self.response.write_eof()
+        except ConnectionResetError:
+            log.debug("client_disconnected")
         return self.response
 
 
