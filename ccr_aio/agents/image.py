@@ -31,7 +31,7 @@ from aiohttp import web
 
 from ..errors import ApiError
 from ..logs import get_app_logger
-from ..pipeline.sse import dumps
+from ..jsonutil import dumps
 from ..routes.messages import SseWriter
 from ..routing.router import Route, resolve
 from ..state import IMAGES, SESSIONS, Snapshot

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -17,7 +16,8 @@ from ..errors import ApiError, error_body
 from ..logs import get_app_logger
 from ..middlewares import REQUEST_ID
 from ..pipeline.chain import Prepared, prepare_request, unified_json, unified_stream
-from ..pipeline.sse import dumps, encode_event, iter_json_chunks
+from ..jsonutil import dumps, loads
+from ..pipeline.sse import encode_event, iter_json_chunks
 from ..pipeline.upstream import open_upstream, passthrough_headers, provider_headers
 from ..routing.prompt import rewrite_system_prompt
 from ..routing.router import Route, decide
@@ -43,7 +43,7 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(raw)
+        body = loads(raw)
     except ValueError as exc:
         raise ApiError(400, f"Invalid JSON in request body: {exc}") from None
     if not isinstance(body, dict):
@@ -209,7 +209,7 @@ def passthrough_usage(data: bytes) -> dict[str, Any] | None:
         if b'"usage"' not in line:
             continue
         try:
-            message = json.loads(line)
+            message = loads(line)
         except ValueError:
             continue
         message = message.get("message", message) if isinstance(message, dict) else None
@@ -224,7 +224,7 @@ async def read_all(raw: AsyncIterable[bytes]) -> bytes:
 
 def parse_json(data: bytes, route: Route) -> dict[str, Any]:
     try:
-        body = json.loads(data)
+        body = loads(data)
     except ValueError:
         raise ApiError(502, f"Provider {route.label} returned invalid JSON: {data[:300]!r}") from None
     if not isinstance(body, dict):

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..errors import ApiError
-from ..pipeline.sse import dumps
+from ..jsonutil import dumps
 from ._chunks import new_completion
 
 

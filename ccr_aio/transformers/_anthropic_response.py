@@ -8,13 +8,12 @@ answer.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from typing import Any
 
 from ..errors import ApiError
-from ..pipeline.sse import dumps
+from ..jsonutil import dumps, loads
 from ._anthropic_aggregate import aggregate_chunks
 from ._anthropic_common import anthropic_usage, map_stop_reason
 
@@ -31,7 +30,7 @@ def _tool_input(arguments: Any) -> dict[str, Any]:
     if not arguments:
         return {}
     try:
-        parsed = json.loads(arguments)
+        parsed = loads(arguments)
     except (TypeError, ValueError):
         parsed = None
     # Anthropic requires an object; keep anything else visible instead of losing it.

@@ -16,7 +16,6 @@ delta ever targets a closed block, even when the upstream interleaves (B5), and 
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import structlog
 
 from ..errors import ERROR_TYPES, error_type_for
+from ..jsonutil import dumps, loads
 from ._anthropic_common import anthropic_usage, map_stop_reason
 from ._chunks import closing
 from .base import Context
@@ -54,7 +54,7 @@ class _Tool:
         if not self.done_hint:
             return False
         try:
-            json.loads("".join(self.args))
+            loads("".join(self.args))
         except ValueError:
             return False
         return True
@@ -295,7 +295,7 @@ def _error_body(error: Any) -> dict[str, str]:
         kind = "api_error"
     message = error.get("message")
     if not message or not isinstance(message, str):
-        message = json.dumps(error, ensure_ascii=False, separators=(",", ":"))
+        message = dumps(error)
     return {"type": kind, "message": message}
 
 

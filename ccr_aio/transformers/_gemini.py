@@ -17,7 +17,7 @@ import mimetypes
 import re
 from typing import Any
 
-from ..pipeline.sse import dumps
+from ..jsonutil import dumps
 from ._json_args import parse_arguments
 from ._schema import function_parameters
 from ._signatures import tag, untag

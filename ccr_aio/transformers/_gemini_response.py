@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..errors import ApiError
-from ..pipeline.sse import dumps
+from ..jsonutil import dumps
 from ._chunks import new_chunk, new_completion, run_converter
 from ._gemini import is_gemini3, mark_signature
 from .base import Context

@@ -7,17 +7,17 @@ truncation: unclosed strings and brackets, a dangling key at the end).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pyjson5
 
+from ..jsonutil import dumps, loads
+
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PY_LITERALS = {"True": "true", "False": "false", "None": "null"}
 _MISSING = object()
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def parse_arguments(text: str | dict | None) -> dict[str, Any] | None:
@@ -35,7 +35,7 @@ def arguments_json(text: str | dict | None) -> str:
     value = parse_arguments(text)
     if value is None:
         value = {"text": text}
-    return _dumps(value)
+    return dumps(value)
 
 
 def repair_arguments(text: Any) -> str:
@@ -44,11 +44,11 @@ def repair_arguments(text: Any) -> str:
     text is parsed tolerantly and re-serialized compactly; a value that is not an object is
     wrapped as {"value": ...}; text that yields nothing becomes "{}"."""
     if isinstance(text, dict):
-        return _dumps(text)
+        return dumps(text)
     if not isinstance(text, str) or not text.strip() or text.strip() == "{}":
         return "{}"
     try:
-        value = json.loads(text)
+        value = loads(text)
     except ValueError:
         value = _decode(text)
     else:
@@ -56,7 +56,7 @@ def repair_arguments(text: Any) -> str:
             return text
     if value is _MISSING:
         return "{}"
-    return _dumps(value if isinstance(value, dict) else {"value": value})
+    return dumps(value if isinstance(value, dict) else {"value": value})
 
 
 def _decode(text: str) -> Any:

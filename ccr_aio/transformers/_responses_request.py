@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..pipeline.sse import dumps
+from ..jsonutil import dumps
 from ._responses_common import encrypted_reasoning
 
 # Chat-only keys the Responses API rejects, and keys rebuilt below. `temperature` is dropped as

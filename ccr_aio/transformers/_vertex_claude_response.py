@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..errors import ApiError
-from ..pipeline.sse import dumps
+from ..jsonutil import dumps
 from ._chunks import closing, new_chunk, new_completion
 from .base import Context
 

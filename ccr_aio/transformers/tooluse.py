@@ -74,6 +74,7 @@ def exit_response(arguments: Any) -> str:
     response = parsed.get("response")
     if response is None:
         return ""
+    # Text for the reader, not wire JSON: Python's spaced layout, so not `jsonutil.dumps`.
     return response if isinstance(response, str) else json.dumps(response, ensure_ascii=False)
 
 
