@@ -34,12 +34,13 @@ from ..logs import get_app_logger
 from ..jsonutil import dumps
 from ..routes.messages import SseWriter
 from ..routing.router import Route, resolve
-from ..state import IMAGES, SESSIONS, Snapshot
+from ..routing.sessions import SESSIONS
+from ..state import Snapshot
 from ..transformers.base import Context
 from ._calls import fetch_message, open_events
 from ._image_tool import ANALYZE_TOOL, SYSTEM_NOTE, TOOL_NAME, Analyst, placeholder
 from ._turn import Turn
-from .image_cache import ImageCache
+from .image_cache import IMAGES, ImageCache
 
 MAX_ROUNDS = 3
 PING_INTERVAL_S = 10.0  # keep the client's stream alive while the image model works

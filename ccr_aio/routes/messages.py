@@ -12,16 +12,19 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+from ..agents.image_cache import IMAGES
 from ..errors import ApiError, error_body
 from ..logs import get_app_logger
 from ..middlewares import REQUEST_ID
 from ..pipeline.chain import Prepared, prepare_request, unified_json, unified_stream
 from ..jsonutil import dumps, loads
 from ..pipeline.sse import encode_event, iter_json_chunks
-from ..pipeline.upstream import open_upstream, passthrough_headers, provider_headers
+from ..pipeline.upstream import HTTP, open_upstream, passthrough_headers, provider_headers
 from ..routing.prompt import rewrite_system_prompt
 from ..routing.router import Route, decide
-from ..state import HTTP, IMAGES, SESSIONS, STATE, TOKENS, Snapshot
+from ..routing.sessions import SESSIONS
+from ..routing.tokens import TOKENS
+from ..state import STATE, Snapshot
 from ..transformers._anthropic_response import aggregate_chunks, message_to_events
 from ..transformers.base import Context
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import structlog
+from aiohttp import web
 
 from ..jsonutil import loads
 
@@ -131,3 +132,6 @@ class Sessions:
             if isinstance(data, dict) and isinstance(data.get("Router"), dict):
                 return data["Router"]
         return None
+
+
+SESSIONS = web.AppKey("sessions", Sessions)  # the app's session table

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import tiktoken
+from aiohttp import web
 from tiktoken_ext import openai_public
 
 from ..jsonutil import dumps
@@ -241,3 +242,6 @@ class TokenCounter:
             cache.update(fresh)
             while len(cache) > self.max_entries:
                 cache.popitem(last=False)
+
+
+TOKENS = web.AppKey("tokens", TokenCounter)  # the app's counter, shared by all requests
