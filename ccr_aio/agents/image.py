@@ -32,7 +32,7 @@ from aiohttp import web
 from ..errors import ApiError
 from ..logs import get_app_logger
 from ..jsonutil import dumps
-from ..routes.messages import SseWriter
+from ..pipeline.sse_writer import SseWriter
 from ..routing.router import Route, resolve
 from ..routing.sessions import SESSIONS
 from ..state import Snapshot
@@ -130,7 +130,7 @@ async def handle(
     get_app_logger().info("image_agent", model=route.label, image_model=vision.label, images=len(ids))
     record_usage = partial(request.app[SESSIONS].record_usage, ctx.session)
     if ctx.stream:
-        writer = SseWriter(request, record_usage)
+        writer = SseWriter(request, ctx.request_id, record_usage)
         return await writer.send(_stream(analyst, route, body, writer))
     message = await _answer(analyst, route, body)
     record_usage(message.get("usage"))
