@@ -4,10 +4,10 @@ with the `@builtin` decorator when imported, so adding a transformer is adding o
 import importlib
 import pkgutil
 
-from .base import BUILTINS, Context, Registry, Transformer, UpstreamOptions, builtin
+from .base import BUILTINS, Context, ProviderInfo, Registry, Transformer, UpstreamOptions, builtin
 
 for _module in pkgutil.iter_modules(__path__):
     if not _module.name.startswith("_") and _module.name != "base":
         importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["BUILTINS", "Context", "Registry", "Transformer", "UpstreamOptions", "builtin"]
+__all__ = ["BUILTINS", "Context", "ProviderInfo", "Registry", "Transformer", "UpstreamOptions", "builtin"]

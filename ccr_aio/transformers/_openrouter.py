@@ -12,17 +12,14 @@ with a provenance tag), numeric or missing tool ids become `call_<uuid>`, `finis
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import ApiError
 from . import _signatures
 from ._parts import clean_messages
 from ._reasoning import ReasoningFields, ReasoningStream, message_reasoning, with_delta
 from ._tool_ids import ToolIds
-from .base import Context, Transformer
-
-if TYPE_CHECKING:
-    from ..providers import Provider
+from .base import Context, ProviderInfo, Transformer
 
 
 class OpenRouterLike(Transformer):
@@ -33,7 +30,7 @@ class OpenRouterLike(Transformer):
         super().__init__(options)
         self.fields = ReasoningFields(keys=("reasoning",), details=True, source=self.name)
 
-    async def request_in(self, request: dict[str, Any], provider: Provider, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
         request = dict(request)
         claude = "claude" in str(request.get("model") or "").lower()
         if isinstance(request.get("messages"), list):

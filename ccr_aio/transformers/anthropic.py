@@ -7,15 +7,12 @@ The conversions live in `_anthropic_request.py`, `_anthropic_response.py` and
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._anthropic_request import anthropic_to_unified
 from ._anthropic_response import unified_to_anthropic_message
 from ._anthropic_stream import unified_to_anthropic_stream
-from .base import Context, Transformer, builtin
-
-if TYPE_CHECKING:
-    from ..providers import Provider
+from .base import Context, ProviderInfo, Transformer, builtin
 
 
 @builtin
@@ -41,7 +38,7 @@ class Anthropic(Transformer):
             body["messages"] = [_without_foreign_thinking(m) for m in messages]
         return body
 
-    def auth(self, headers: dict[str, str], provider: Provider, ctx: Context) -> dict[str, str]:
+    def auth(self, headers: dict[str, str], provider: ProviderInfo, ctx: Context) -> dict[str, str]:
         """Passthrough credentials: the provider's key replaces whatever the client sent."""
         headers = {k: v for k, v in headers.items() if k.lower() not in ("x-api-key", "authorization")}
         if self.options.get("UseBearer"):

@@ -7,13 +7,10 @@ upstream call carries Bearer auth explicitly. Responses pass through.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._reasoning import replay_reasoning
-from .base import Context, Transformer, UpstreamOptions, builtin
-
-if TYPE_CHECKING:
-    from ..providers import Provider
+from .base import Context, ProviderInfo, Transformer, UpstreamOptions, builtin
 
 
 @builtin
@@ -21,7 +18,7 @@ class Cerebras(Transformer):
     name = "cerebras"
 
     async def request_in(
-        self, request: dict[str, Any], provider: Provider, ctx: Context
+        self, request: dict[str, Any], provider: ProviderInfo, ctx: Context
     ) -> tuple[dict[str, Any], UpstreamOptions]:
         had_reasoning = "reasoning" in request
         request = {key: value for key, value in request.items() if key != "reasoning"}

@@ -9,18 +9,15 @@ chains that would otherwise keep them (e.g. with `openrouter` for a Claude model
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._cache_control import strip_cache_control
-from .base import Context, Transformer, builtin
-
-if TYPE_CHECKING:
-    from ..providers import Provider
+from .base import Context, ProviderInfo, Transformer, builtin
 
 
 @builtin
 class CleanCache(Transformer):
     name = "cleancache"
 
-    async def request_in(self, request: dict[str, Any], provider: Provider, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
         return strip_cache_control(request)

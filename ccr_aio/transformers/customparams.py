@@ -9,12 +9,9 @@ Option values are deep-copied per request, so no request can alter the configure
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .base import Context, Transformer, builtin
-
-if TYPE_CHECKING:
-    from ..providers import Provider
+from .base import Context, ProviderInfo, Transformer, builtin
 
 
 def merge_params(request: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -46,5 +43,5 @@ def _deep_merge(current: dict[str, Any], value: dict[str, Any]) -> dict[str, Any
 class CustomParams(Transformer):
     name = "customparams"
 
-    async def request_in(self, request: dict[str, Any], provider: Provider, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
         return merge_params(request, self.options) if self.options else request

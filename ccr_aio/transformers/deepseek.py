@@ -8,7 +8,7 @@ assistant turn lacks the field, so turns without reasoning get an empty one. Res
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._reasoning import (
     ReasoningFields,
@@ -17,10 +17,7 @@ from ._reasoning import (
     replay_reasoning,
     thinking_mode,
 )
-from .base import Context, Transformer, builtin
-
-if TYPE_CHECKING:
-    from ..providers import Provider
+from .base import Context, ProviderInfo, Transformer, builtin
 
 # vLLM-served DeepSeek models put the same text in `reasoning`.
 FIELDS = ReasoningFields(keys=("reasoning_content", "reasoning"))
@@ -31,7 +28,7 @@ MAX_TOKENS = 8192
 class DeepSeek(Transformer):
     name = "deepseek"
 
-    async def request_in(self, request: dict[str, Any], provider: Provider, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
         request = dict(request)
         limit = self.options.get("max_tokens", MAX_TOKENS)  # beyond the spec: deepseek-reasoner allows more
         max_tokens = request.get("max_tokens")

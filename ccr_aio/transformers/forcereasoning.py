@@ -9,13 +9,10 @@ tags is added to the last turn. Response: the shared tag state machine, with the
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._tag_reasoning import split_message, tag_stream
-from .base import Context, Transformer, builtin
-
-if TYPE_CHECKING:
-    from ..providers import Provider
+from .base import Context, ProviderInfo, Transformer, builtin
 
 START, END = "<reasoning_content>", "</reasoning_content>"
 REPLAYED_TURNS = 10
@@ -76,7 +73,7 @@ def add_prompt(messages: list[Any]) -> list[Any]:
 class ForceReasoning(Transformer):
     name = "forcereasoning"
 
-    async def request_in(self, request: dict[str, Any], provider: Provider, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
         if not isinstance(request.get("messages"), list):
             return request
         return {**request, "messages": add_prompt(inline_thinking(request["messages"]))}

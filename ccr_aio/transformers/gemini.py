@@ -8,15 +8,12 @@ to Gemini's Schema subset (only models/endpoints that accept `parametersJsonSche
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from ._gemini import build_request
 from ._gemini_response import gemini_json_to_unified, gemini_stream_to_unified
-from .base import Context, Transformer, UpstreamOptions, builtin
-
-if TYPE_CHECKING:
-    from ..providers import Provider
+from .base import Context, ProviderInfo, Transformer, UpstreamOptions, builtin
 
 
 def gemini_url(base: str, model: str, stream: bool) -> str:
@@ -38,7 +35,7 @@ class Gemini(Transformer):
     name = "gemini"
 
     async def request_in(
-        self, request: dict[str, Any], provider: Provider, ctx: Context
+        self, request: dict[str, Any], provider: ProviderInfo, ctx: Context
     ) -> tuple[dict[str, Any], UpstreamOptions]:
         model = request.get("model") or ctx.model
         body = build_request(

@@ -11,7 +11,7 @@ signed thinking.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._parts import clean_messages
 from ._reasoning import (
@@ -23,10 +23,7 @@ from ._reasoning import (
     with_delta,
 )
 from ._tool_ids import ToolIds
-from .base import Context, Transformer, builtin
-
-if TYPE_CHECKING:
-    from ..providers import Provider
+from .base import Context, ProviderInfo, Transformer, builtin
 
 FIELDS = ReasoningFields(keys=("reasoning",))
 
@@ -48,7 +45,7 @@ def clean_tool(tool: Any) -> Any:
 class Groq(Transformer):
     name = "groq"
 
-    async def request_in(self, request: dict[str, Any], provider: Provider, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
         request = {key: value for key, value in request.items() if key != "reasoning"}
         if isinstance(request.get("messages"), list):
             request["messages"] = replay_reasoning(clean_messages(request["messages"], strip_cache=True), None)

@@ -3,19 +3,16 @@ gpt-5 models require (transformers.md §3.10.3)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .base import Context, Transformer, builtin
-
-if TYPE_CHECKING:
-    from ..providers import Provider
+from .base import Context, ProviderInfo, Transformer, builtin
 
 
 @builtin
 class MaxCompletionTokens(Transformer):
     name = "maxcompletiontokens"
 
-    async def request_in(self, request: dict[str, Any], provider: Provider, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
         if not request.get("max_tokens"):
             return request
         moved = {key: value for key, value in request.items() if key != "max_tokens"}

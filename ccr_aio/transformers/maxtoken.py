@@ -6,13 +6,10 @@ stays absent. Without the option it does nothing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._params import cap_max_tokens, number_option
-from .base import Context, Transformer, builtin
-
-if TYPE_CHECKING:
-    from ..providers import Provider
+from .base import Context, ProviderInfo, Transformer, builtin
 
 
 @builtin
@@ -23,5 +20,5 @@ class MaxToken(Transformer):
         super().__init__(options)
         self.limit = number_option(self.options, "max_tokens", self.name)
 
-    async def request_in(self, request: dict[str, Any], provider: Provider, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
         return cap_max_tokens(request, self.limit)

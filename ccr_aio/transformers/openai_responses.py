@@ -11,22 +11,19 @@ with their own indices, so allowing parallel calls is safe when the model handle
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._responses_request import unified_to_responses
 from ._responses_response import responses_to_unified
 from ._responses_stream import responses_to_unified_stream
-from .base import Context, Transformer, builtin
-
-if TYPE_CHECKING:
-    from ..providers import Provider
+from .base import Context, ProviderInfo, Transformer, builtin
 
 
 @builtin
 class OpenAIResponses(Transformer):
     name = "openai-responses"
 
-    async def request_in(self, request: dict[str, Any], provider: Provider, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
         return unified_to_responses(request, provider.name, bool(self.options.get("parallel_tool_calls")))
 
     def stream_out(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:

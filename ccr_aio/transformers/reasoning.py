@@ -9,7 +9,7 @@ reasoning (the reference duplicated their arguments).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._reasoning import (
     ReasoningFields,
@@ -18,10 +18,7 @@ from ._reasoning import (
     replay_reasoning,
     thinking_mode,
 )
-from .base import Context, Transformer, builtin
-
-if TYPE_CHECKING:
-    from ..providers import Provider
+from .base import Context, ProviderInfo, Transformer, builtin
 
 # Newer vLLM releases renamed `reasoning_content` to `reasoning`.
 FIELDS = ReasoningFields(keys=("reasoning_content", "reasoning"))
@@ -35,7 +32,7 @@ class Reasoning(Transformer):
     def enabled(self) -> bool:
         return self.options.get("enable", True) is not False
 
-    async def request_in(self, request: dict[str, Any], provider: Provider, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
         request = dict(request)
         if not self.enabled:
             request["thinking"] = {"type": "disabled", "budget_tokens": -1}

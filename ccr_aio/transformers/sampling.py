@@ -6,13 +6,10 @@ Options `max_tokens` (a cap, like `maxtoken`), `temperature`, `top_p`, `top_k`,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._params import cap_max_tokens, number_option
-from .base import Context, Transformer, builtin
-
-if TYPE_CHECKING:
-    from ..providers import Provider
+from .base import Context, ProviderInfo, Transformer, builtin
 
 _PINNED = ("temperature", "top_p", "top_k", "repetition_penalty")
 
@@ -27,6 +24,6 @@ class Sampling(Transformer):
         pinned = {key: number_option(self.options, key, self.name) for key in _PINNED}
         self.pinned = {key: value for key, value in pinned.items() if value is not None}
 
-    async def request_in(self, request: dict[str, Any], provider: Provider, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
         request = cap_max_tokens(request, self.limit)
         return {**request, **self.pinned} if self.pinned else request

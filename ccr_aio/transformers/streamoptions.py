@@ -3,19 +3,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .base import Context, Transformer, builtin
-
-if TYPE_CHECKING:
-    from ..providers import Provider
+from .base import Context, ProviderInfo, Transformer, builtin
 
 
 @builtin
 class StreamOptions(Transformer):
     name = "streamoptions"
 
-    async def request_in(self, request: dict[str, Any], provider: Provider, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
         if request.get("stream") is not True:
             return request
         return {**request, "stream_options": {"include_usage": True}}

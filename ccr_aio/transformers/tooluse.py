@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._chunks import ToolKeys, derive, first_choice
 from ._json_args import parse_arguments
 from ._partial_json import StringFieldStream
-from .base import Context, Transformer, builtin
-
-if TYPE_CHECKING:
-    from ..providers import Provider
+from .base import Context, ProviderInfo, Transformer, builtin
 
 EXIT_TOOL = "ExitTool"
 
@@ -118,7 +115,7 @@ class _Exit:
 class ToolUse(Transformer):
     name = "tooluse"
 
-    async def request_in(self, request: dict[str, Any], provider: Provider, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
         tools = request.get("tools")
         choice = request.get("tool_choice")
         if not tools or not isinstance(tools, list) or choice == "none" or isinstance(choice, dict):

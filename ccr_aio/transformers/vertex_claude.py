@@ -10,7 +10,7 @@ models whose output limit is below what the client asks for.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._google_auth import GoogleAuth, vertex_location, vertex_project, vertex_url
 from ._vertex_claude_request import unified_to_anthropic
@@ -18,10 +18,7 @@ from ._vertex_claude_response import (
     anthropic_json_to_unified,
     anthropic_stream_to_unified,
 )
-from .base import Context, Transformer, UpstreamOptions, builtin
-
-if TYPE_CHECKING:
-    from ..providers import Provider
+from .base import Context, ProviderInfo, Transformer, UpstreamOptions, builtin
 
 
 @builtin
@@ -34,7 +31,7 @@ class VertexClaude(Transformer):
         self.auth = GoogleAuth(self.options)
 
     async def request_in(
-        self, request: dict[str, Any], provider: Provider, ctx: Context
+        self, request: dict[str, Any], provider: ProviderInfo, ctx: Context
     ) -> tuple[dict[str, Any], UpstreamOptions]:
         model = request.get("model") or ctx.model
         project = await vertex_project(self.auth, self.options)

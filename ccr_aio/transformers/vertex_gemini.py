@@ -10,15 +10,12 @@ Options (all optional): `project`, `location` (default `GOOGLE_CLOUD_LOCATION` o
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._gemini import build_request
 from ._gemini_response import gemini_json_to_unified, gemini_stream_to_unified
 from ._google_auth import GoogleAuth, vertex_location, vertex_project, vertex_url
-from .base import Context, Transformer, UpstreamOptions, builtin
-
-if TYPE_CHECKING:
-    from ..providers import Provider
+from .base import Context, ProviderInfo, Transformer, UpstreamOptions, builtin
 
 
 @builtin
@@ -30,7 +27,7 @@ class VertexGemini(Transformer):
         self.auth = GoogleAuth(self.options)  # token cache shared by this chain entry's requests
 
     async def request_in(
-        self, request: dict[str, Any], provider: Provider, ctx: Context
+        self, request: dict[str, Any], provider: ProviderInfo, ctx: Context
     ) -> tuple[dict[str, Any], UpstreamOptions]:
         model = request.get("model") or ctx.model
         project = await vertex_project(self.auth, self.options)

@@ -8,13 +8,10 @@ or `credentials` (a key file path). The provider's `api_base_url` is the full en
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._google_auth import GoogleAuth
-from .base import Context, Transformer, UpstreamOptions, builtin
-
-if TYPE_CHECKING:
-    from ..providers import Provider
+from .base import Context, ProviderInfo, Transformer, UpstreamOptions, builtin
 
 
 @builtin
@@ -27,7 +24,7 @@ class VertexOpenAI(Transformer):
         self.auth = GoogleAuth.require_inline(self.options, self.name)
 
     async def request_in(
-        self, request: dict[str, Any], provider: Provider, ctx: Context
+        self, request: dict[str, Any], provider: ProviderInfo, ctx: Context
     ) -> tuple[dict[str, Any], UpstreamOptions]:
         token = await self.auth.token()
         return request, UpstreamOptions(headers={"Authorization": f"Bearer {token}"})
