@@ -24,8 +24,8 @@ from typing import Any
 
 import aiohttp
 
-from ..errors import ApiError
-from ..settings import ConfigError
+from .errors import ApiError
+from .settings import ConfigError
 
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"

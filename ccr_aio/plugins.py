@@ -33,8 +33,8 @@ from typing import Any
 
 import structlog
 
-from ..settings import ConfigError, Settings
-from .base import Registry, Transformer
+from .settings import ConfigError, Settings
+from .transformers.base import Registry, Transformer
 
 log = structlog.get_logger("ccr_aio.plugins")
 

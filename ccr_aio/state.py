@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
+from .plugins import load_plugins, plugin_hint
 from .providers import Provider, build_providers
 from .routing.custom import CustomRouter, load_custom_router, load_system_prompt
 from .settings import Settings
 from .transformers import BUILTINS, Registry, Transformer
-from .transformers._plugins import load_plugins, plugin_hint
 
 log = structlog.get_logger("ccr_aio.state")
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..providers import Provider
-from ..transformers._cache_control import strip_cache_control
 from ..transformers.base import Context, Transformer, UpstreamOptions
+from ..transformers.shared.cache_control import strip_cache_control
 
 
 @dataclass

@@ -24,7 +24,7 @@ from ..jsonutil import dumps, loads
 from ..routing.router import Route
 from ..settings import Settings
 from ..transformers.base import Context, Transformer
-from ..transformers._anthropic_response import aggregate_chunks, message_to_events
+from ..transformers.endpoint.response import aggregate_chunks, message_to_events
 from .chain import Prepared, unified_json, unified_stream
 from .sse import iter_json_chunks
 from .upstream import HTTP, open_upstream, passthrough_headers, provider_headers

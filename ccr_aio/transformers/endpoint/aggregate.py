@@ -12,9 +12,9 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..errors import ApiError
-from ..jsonutil import dumps
-from ._chunks import new_completion
+from ...errors import ApiError
+from ...jsonutil import dumps
+from ..shared.chunks import new_completion
 
 
 class _ToolCall:

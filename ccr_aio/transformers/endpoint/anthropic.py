@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ._anthropic_request import anthropic_to_unified
-from ._anthropic_response import unified_to_anthropic_message
-from ._anthropic_stream import unified_to_anthropic_stream
-from .base import Context, ProviderInfo, Transformer, builtin
+from ..base import Context, ProviderInfo, Transformer, builtin
+from .request import anthropic_to_unified
+from .response import unified_to_anthropic_message
+from .stream import unified_to_anthropic_stream
 
 
 @builtin

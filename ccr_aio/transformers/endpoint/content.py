@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..jsonutil import dumps
+from ...jsonutil import dumps
 
 # Claude Code puts a per-version billing line first in `system`; forwarding it would change the
 # prompt prefix on every release and spoil the provider's prompt cache.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._anthropic_content import convert_messages, system_message
+from .content import convert_messages, system_message
 
 _COPIED = ("model", "max_tokens", "temperature", "top_p", "top_k")
 _MAX_STOP = 4  # OpenAI rejects more than four stop sequences.

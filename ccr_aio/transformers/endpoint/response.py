@@ -12,10 +12,10 @@ import time
 import uuid
 from typing import Any
 
-from ..errors import ApiError
-from ..jsonutil import dumps, loads
-from ._anthropic_aggregate import aggregate_chunks
-from ._anthropic_common import anthropic_usage, map_stop_reason
+from ...errors import ApiError
+from ...jsonutil import dumps, loads
+from .aggregate import aggregate_chunks
+from .mappings import anthropic_usage, map_stop_reason
 
 __all__ = ["aggregate_chunks", "message_to_events", "unified_to_anthropic_message"]
 

@@ -22,11 +22,11 @@ from typing import Any
 
 import structlog
 
-from ..errors import ERROR_TYPES, error_type_for
-from ..jsonutil import dumps, loads
-from ._anthropic_common import anthropic_usage, map_stop_reason
-from ._chunks import closing
-from .base import Context
+from ...errors import ERROR_TYPES, error_type_for
+from ...jsonutil import dumps, loads
+from ..base import Context
+from ..shared.chunks import closing
+from .mappings import anthropic_usage, map_stop_reason
 
 log = structlog.get_logger("ccr_aio.anthropic_stream")
 

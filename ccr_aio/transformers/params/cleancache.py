@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._cache_control import strip_cache_control
-from .base import Context, ProviderInfo, Transformer, builtin
+from ..base import Context, ProviderInfo, Transformer, builtin
+from ..shared.cache_control import strip_cache_control
 
 
 @builtin

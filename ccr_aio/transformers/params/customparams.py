@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .base import Context, ProviderInfo, Transformer, builtin
+from ..base import Context, ProviderInfo, Transformer, builtin
 
 
 def merge_params(request: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:

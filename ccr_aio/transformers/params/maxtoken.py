@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._params import cap_max_tokens, number_option
-from .base import Context, ProviderInfo, Transformer, builtin
+from ..base import Context, ProviderInfo, Transformer, builtin
+from .options import cap_max_tokens, number_option
 
 
 @builtin

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..settings import ConfigError
+from ...settings import ConfigError
 
 
 def number_option(options: dict[str, Any], key: str, owner: str) -> int | float | None:

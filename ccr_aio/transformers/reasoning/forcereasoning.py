@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ._tag_reasoning import split_message, tag_stream
-from .base import Context, ProviderInfo, Transformer, builtin
+from ..base import Context, ProviderInfo, Transformer, builtin
+from .tags import split_message, tag_stream
 
 START, END = "<reasoning_content>", "</reasoning_content>"
 REPLAYED_TURNS = 10

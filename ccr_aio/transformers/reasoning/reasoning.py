@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ._reasoning import (
+from ..base import Context, ProviderInfo, Transformer, builtin
+from .thinking import (
     ReasoningFields,
     message_reasoning,
     reasoning_stream,
     replay_reasoning,
     thinking_mode,
 )
-from .base import Context, ProviderInfo, Transformer, builtin
 
 # Newer vLLM releases renamed `reasoning_content` to `reasoning`.
 FIELDS = ReasoningFields(keys=("reasoning_content", "reasoning"))

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from . import _signatures
-from ._reasoning import envelope_chunk, with_delta
-from .base import Context
+from ..base import Context
+from ..shared import signatures
+from .thinking import envelope_chunk, with_delta
 
 SEARCHING, INSIDE, FINAL = "searching", "inside", "final"
 Piece = tuple[str, str]  # ("thinking", text) | ("signature", "") | ("text", text)
@@ -94,7 +94,7 @@ def _piece_chunk(template: dict[str, Any], piece: Piece, ctx: Context) -> dict[s
     if kind == "thinking":
         return envelope_chunk(template, {"thinking": {"content": text}})
     if kind == "signature":
-        return envelope_chunk(template, {"thinking": {"signature": _signatures.synthesize(ctx)}})
+        return envelope_chunk(template, {"thinking": {"signature": signatures.synthesize(ctx)}})
     return envelope_chunk(template, {"content": text})
 
 
@@ -145,5 +145,5 @@ def split_message(body: dict[str, Any], start: str, end: str, ctx: Context) -> d
     if not any(kind == "signature" for kind, _ in pieces):
         return body  # the tag was inside the answer, not at its start
     new_message = {**message, "content": "".join(text for kind, text in pieces if kind == "text").lstrip()}
-    new_message["thinking"] = {"content": thinking, "signature": _signatures.synthesize(ctx)}
+    new_message["thinking"] = {"content": thinking, "signature": signatures.synthesize(ctx)}
     return {**body, "choices": [{**choice, "message": new_message}, *choices[1:]]}

@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from . import _signatures
-from .base import Context
+from ..base import Context
+from ..shared import signatures
 
 _ENVELOPE = ("id", "object", "created", "model")
 
@@ -55,7 +55,7 @@ class ReasoningFields:
                 if piece and isinstance(piece, str):
                     texts.append(piece)
                 if item.get("signature") and isinstance(item["signature"], str) and self.source:
-                    signature = _signatures.tag(self.source, item["signature"], item.get("format"))
+                    signature = signatures.tag(self.source, item["signature"], item.get("format"))
             if not text:  # `reasoning` usually repeats the details' text; never count it twice
                 text = "".join(texts)
         return text, signature
@@ -111,7 +111,7 @@ class ReasoningStream:
 
     def signature_chunk(self, template: dict[str, Any], signature: str | None = None) -> dict[str, Any]:
         self.open = False
-        return envelope_chunk(template, {"thinking": {"signature": signature or _signatures.synthesize(self.ctx)}})
+        return envelope_chunk(template, {"thinking": {"signature": signature or signatures.synthesize(self.ctx)}})
 
     def feed(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
         choices = chunk.get("choices")
@@ -173,7 +173,7 @@ def message_reasoning(body: dict[str, Any], fields: ReasoningFields, ctx: Contex
     text, signature = fields.extract(message)
     new_message = {key: value for key, value in message.items() if key not in fields.all_keys}
     if text and not isinstance(message.get("thinking"), dict):
-        new_message["thinking"] = {"content": text, "signature": signature or _signatures.synthesize(ctx)}
+        new_message["thinking"] = {"content": text, "signature": signature or signatures.synthesize(ctx)}
     return {**body, "choices": [{**choice, "message": new_message}, *choices[1:]]}
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pyjson5
 
-from ..jsonutil import dumps, loads
+from ...jsonutil import dumps, loads
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PY_LITERALS = {"True": "true", "False": "false", "None": "null"}

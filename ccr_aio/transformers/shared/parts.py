@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._images import data_url
+from .images import data_url
 
 
 def clean_part(part: Any, *, strip_cache: bool) -> Any:

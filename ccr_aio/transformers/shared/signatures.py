@@ -13,7 +13,7 @@ keeps them away from Anthropic-native endpoints.
 
 from __future__ import annotations
 
-from .base import Context
+from ..base import Context
 
 
 def synthesize(ctx: Context) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .base import Context
+from ..base import Context
 
 # JavaScript's parseInt accepts these: optional blanks and sign, then a digit ("0", "12abc").
 _INT_PREFIX = re.compile(r"\s*[+-]?\d")

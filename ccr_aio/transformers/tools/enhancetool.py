@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ._chunks import ToolKeys, derive, first_choice
-from ._json_args import repair_arguments
-from .base import Context, Transformer, builtin
+from ..base import Context, Transformer, builtin
+from ..shared.chunks import ToolKeys, derive, first_choice
+from ..shared.json_args import repair_arguments
 
 
 class _Call:

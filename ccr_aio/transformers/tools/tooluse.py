@@ -17,10 +17,10 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ._chunks import ToolKeys, derive, first_choice
-from ._json_args import parse_arguments
-from ._partial_json import StringFieldStream
-from .base import Context, ProviderInfo, Transformer, builtin
+from ..base import Context, ProviderInfo, Transformer, builtin
+from ..shared.chunks import ToolKeys, derive, first_choice
+from ..shared.json_args import parse_arguments
+from .partial_json import StringFieldStream
 
 EXIT_TOOL = "ExitTool"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ._json_args import parse_arguments
+from ...shared.json_args import parse_arguments
 
 ANTHROPIC_VERSION = "vertex-2023-10-16"
 DEFAULT_MAX_TOKENS = 4096

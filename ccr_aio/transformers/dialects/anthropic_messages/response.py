@@ -13,10 +13,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..errors import ApiError
-from ..jsonutil import dumps
-from ._chunks import closing, new_chunk, new_completion
-from .base import Context
+from ....errors import ApiError
+from ....jsonutil import dumps
+from ...base import Context
+from ...shared.chunks import closing, new_chunk, new_completion
 
 _FINISH = {
     "end_turn": "stop",

@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ._google_auth import GoogleAuth, vertex_location, vertex_project, vertex_url
-from ._vertex_claude_request import unified_to_anthropic
-from ._vertex_claude_response import (
+from ....google_auth import GoogleAuth, vertex_location, vertex_project, vertex_url
+from ...base import Context, ProviderInfo, Transformer, UpstreamOptions, builtin
+from .request import unified_to_anthropic
+from .response import (
     anthropic_json_to_unified,
     anthropic_stream_to_unified,
 )
-from .base import Context, ProviderInfo, Transformer, UpstreamOptions, builtin
 
 
 @builtin

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ._gemini import build_request
-from ._gemini_response import gemini_json_to_unified, gemini_stream_to_unified
-from .base import Context, ProviderInfo, Transformer, UpstreamOptions, builtin
+from ...base import Context, ProviderInfo, Transformer, UpstreamOptions, builtin
+from .request import build_request
+from .response import gemini_json_to_unified, gemini_stream_to_unified
 
 
 def gemini_url(base: str, model: str, stream: bool) -> str:

@@ -17,10 +17,10 @@ import mimetypes
 import re
 from typing import Any
 
-from ..jsonutil import dumps
-from ._json_args import parse_arguments
-from ._schema import function_parameters
-from ._signatures import tag, untag
+from ....jsonutil import dumps
+from ...shared.json_args import parse_arguments
+from ...shared.signatures import tag, untag
+from .schema import function_parameters
 
 SIGNATURE_SOURCE = "gemini"
 SKIP_SIGNATURE = "skip_thought_signature_validator"

@@ -14,11 +14,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..errors import ApiError
-from ..jsonutil import dumps
-from ._chunks import new_chunk, new_completion, run_converter
-from ._gemini import is_gemini3, mark_signature
-from .base import Context
+from ....errors import ApiError
+from ....jsonutil import dumps
+from ...base import Context
+from ...shared.chunks import new_chunk, new_completion, run_converter
+from .request import is_gemini3, mark_signature
 
 _FILTERED = frozenset(
     {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT"}

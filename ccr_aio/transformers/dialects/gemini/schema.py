@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..jsonutil import dumps
+from ....jsonutil import dumps
 
 _TYPES = {
     "string": "STRING",

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ._gemini import build_request
-from ._gemini_response import gemini_json_to_unified, gemini_stream_to_unified
-from ._google_auth import GoogleAuth, vertex_location, vertex_project, vertex_url
-from .base import Context, ProviderInfo, Transformer, UpstreamOptions, builtin
+from ....google_auth import GoogleAuth, vertex_location, vertex_project, vertex_url
+from ...base import Context, ProviderInfo, Transformer, UpstreamOptions, builtin
+from .request import build_request
+from .response import gemini_json_to_unified, gemini_stream_to_unified
 
 
 @builtin

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._reasoning import replay_reasoning
-from .base import Context, ProviderInfo, Transformer, UpstreamOptions, builtin
+from ...base import Context, ProviderInfo, Transformer, UpstreamOptions, builtin
+from ...reasoning.thinking import replay_reasoning
 
 
 @builtin

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ._parts import clean_messages
-from ._reasoning import (
+from ...base import Context, ProviderInfo, Transformer, builtin
+from ...reasoning.thinking import (
     ReasoningFields,
     ReasoningStream,
     first_delta,
@@ -22,8 +22,8 @@ from ._reasoning import (
     replay_reasoning,
     with_delta,
 )
-from ._tool_ids import ToolIds
-from .base import Context, ProviderInfo, Transformer, builtin
+from ...shared.parts import clean_messages
+from ...shared.tool_ids import ToolIds
 
 FIELDS = ReasoningFields(keys=("reasoning",))
 

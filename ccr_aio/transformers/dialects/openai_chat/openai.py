@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Transformer, builtin
+from ...base import Transformer, builtin
 
 
 @builtin

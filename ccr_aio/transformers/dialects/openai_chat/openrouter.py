@@ -3,8 +3,8 @@ request body, e.g. `["openrouter", {"provider": {"only": ["anthropic"]}}]`."""
 
 from __future__ import annotations
 
-from ._openrouter import OpenRouterLike
-from .base import builtin
+from ...base import builtin
+from .openrouter_like import OpenRouterLike
 
 
 @builtin

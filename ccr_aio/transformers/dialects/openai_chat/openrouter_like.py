@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..errors import ApiError
-from . import _signatures
-from ._parts import clean_messages
-from ._reasoning import ReasoningFields, ReasoningStream, message_reasoning, with_delta
-from ._tool_ids import ToolIds
-from .base import Context, ProviderInfo, Transformer
+from ....errors import ApiError
+from ...base import Context, ProviderInfo, Transformer
+from ...reasoning.thinking import ReasoningFields, ReasoningStream, message_reasoning, with_delta
+from ...shared import signatures
+from ...shared.parts import clean_messages
+from ...shared.tool_ids import ToolIds
 
 
 class OpenRouterLike(Transformer):
@@ -50,7 +50,7 @@ class OpenRouterLike(Transformer):
         if message.get("role") != "assistant" or not isinstance(thinking, dict):
             return message
         content = thinking.get("content") if isinstance(thinking.get("content"), str) else ""
-        own = _signatures.untag(self.name, thinking.get("signature"))
+        own = signatures.untag(self.name, thinking.get("signature"))
         if own is not None:
             signature, fmt = own
             detail: dict[str, Any] = {"type": "reasoning.text", "text": content, "signature": signature}

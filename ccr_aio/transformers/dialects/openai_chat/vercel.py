@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ._openrouter import OpenRouterLike
-from .base import builtin
+from ...base import builtin
+from .openrouter_like import OpenRouterLike
 
 
 @builtin

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._google_auth import GoogleAuth
-from .base import Context, ProviderInfo, Transformer, UpstreamOptions, builtin
+from ....google_auth import GoogleAuth
+from ...base import Context, ProviderInfo, Transformer, UpstreamOptions, builtin
 
 
 @builtin

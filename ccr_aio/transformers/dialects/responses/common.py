@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _signatures
+from ...shared import signatures
 
 _ENCRYPTED = "encrypted"
 
@@ -46,14 +46,14 @@ def reasoning_signature(item: dict[str, Any], provider: str) -> str | None:
     """The signature for a finished reasoning item: encrypted content for this provider, else its id."""
     encrypted = item.get("encrypted_content")
     if isinstance(encrypted, str) and encrypted:
-        return _signatures.tag(_source(provider), encrypted, _ENCRYPTED)
+        return signatures.tag(_source(provider), encrypted, _ENCRYPTED)
     item_id = item.get("id")
     return item_id if isinstance(item_id, str) and item_id else None
 
 
 def encrypted_reasoning(signature: Any, provider: str) -> str | None:
     """The encrypted content a signature carries, if this provider minted it."""
-    own = _signatures.untag(_source(provider), signature)
+    own = signatures.untag(_source(provider), signature)
     return own[0] if own is not None and own[1] == _ENCRYPTED else None
 
 

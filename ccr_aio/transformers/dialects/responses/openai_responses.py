@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ._responses_request import unified_to_responses
-from ._responses_response import responses_to_unified
-from ._responses_stream import responses_to_unified_stream
-from .base import Context, ProviderInfo, Transformer, builtin
+from ...base import Context, ProviderInfo, Transformer, builtin
+from .request import unified_to_responses
+from .response import responses_to_unified
+from .stream import responses_to_unified_stream
 
 
 @builtin

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..jsonutil import dumps
-from ._responses_common import encrypted_reasoning
+from ....jsonutil import dumps
+from .common import encrypted_reasoning
 
 # Chat-only keys the Responses API rejects, and keys rebuilt below. `temperature` is dropped as
 # the reference does: reasoning models (what this upstream is used for) reject it.

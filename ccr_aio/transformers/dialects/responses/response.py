@@ -10,10 +10,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..errors import ApiError
-from . import _signatures
-from ._chunks import new_completion
-from ._responses_common import (
+from ....errors import ApiError
+from ...base import Context
+from ...shared import signatures
+from ...shared.chunks import new_completion
+from .common import (
     error_status,
     finish_for_incomplete,
     reasoning_signature,
@@ -22,7 +23,6 @@ from ._responses_common import (
     unified_usage,
     url_citation,
 )
-from .base import Context
 
 
 def responses_to_unified(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
@@ -72,7 +72,7 @@ def responses_to_unified(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
     if tool_calls:
         message["tool_calls"] = tool_calls
     if thoughts:
-        message["thinking"] = {"content": "\n\n".join(thoughts), "signature": signature or _signatures.synthesize(ctx)}
+        message["thinking"] = {"content": "\n\n".join(thoughts), "signature": signature or signatures.synthesize(ctx)}
     if annotations:
         message["annotations"] = annotations
 

@@ -14,16 +14,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from . import _signatures
-from ._chunks import new_chunk, run_converter
-from ._responses_common import (
+from ...base import Context
+from ...shared import signatures
+from ...shared.chunks import new_chunk, run_converter
+from .common import (
     finish_for_incomplete,
     reasoning_signature,
     unified_error,
     unified_usage,
     url_citation,
 )
-from .base import Context
 
 
 class _Tool:
@@ -74,7 +74,7 @@ class _State:
         if self.thinking_item is None:
             return
         signature = reasoning_signature(item, self.ctx.provider) if item else None
-        signature = signature or self.thinking_item or _signatures.synthesize(self.ctx)
+        signature = signature or self.thinking_item or signatures.synthesize(self.ctx)
         self.thinking_item = None
         out.append(self.chunk({"thinking": {"signature": signature}}))
 
