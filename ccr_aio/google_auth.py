@@ -1,4 +1,4 @@
-"""Google OAuth access tokens for the Vertex transformers (transformers.md §3.13–§3.15, §7 "Google auth").
+"""Google OAuth access tokens for the Vertex transformers (`vertex-gemini`, `vertex-claude`, `vertex-openai`).
 
 Credentials are a service-account JSON key (JWT-bearer grant, RS256-signed with `cryptography`)
 or a gcloud `authorized_user` file (refresh-token grant). They come from the transformer options

@@ -1,5 +1,4 @@
-"""Custom transformers ("plugins") from the config's `transformers` list (transformers.md §1.12,
-§4.6).
+"""Custom transformers ("plugins") from the config's `transformers` list.
 
     "transformers": [
       {"path": "/home/me/.claude-code-router/plugins/my_transformer.py", "options": {"max_tokens": 8192}},

@@ -1,4 +1,4 @@
-"""The image agent (product.md §5): a text-only main model works with images through a tool.
+"""The image agent: a text-only main model works with images through a tool.
 
 When `Router.image` is set and the request is not already going to that model, every image
 in the conversation becomes a `[Image #<id>]` placeholder (the source is kept in the app's

@@ -1,4 +1,4 @@
-"""Run a provider's transformer chain around one upstream call (transformers.md §1.6).
+"""Run a provider's transformer chain around one upstream call.
 
 Request: endpoint `request_out` → provider chain `request_in` → model chain `request_in`.
 Response: provider chain reversed → model chain reversed (CCR's order) → endpoint `*_in`.

@@ -1,4 +1,4 @@
-"""Fold a stream of unified chunks into one unified chat.completion (transformers.md §1.11 [FIX]).
+"""Fold a stream of unified chunks into one unified chat.completion ([FIX]).
 
 Used when the client asked for JSON but the upstream streamed anyway. Follows the same rules
 as the stream converter's fixes: every chunk is processed until EOF (B1), the last non-empty

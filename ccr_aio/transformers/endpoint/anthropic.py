@@ -1,7 +1,7 @@
 """The endpoint transformer of `/v1/messages`: Anthropic Messages ⇄ the unified shape.
 
-The conversions live in `_anthropic_request.py`, `_anthropic_response.py` and
-`_anthropic_stream.py`; this class only wires them to the chain's hooks.
+The conversions live in `request.py`, `response.py` and
+`stream.py` beside it; this class only wires them to the chain's hooks.
 """
 
 from __future__ import annotations

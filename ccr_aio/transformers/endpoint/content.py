@@ -1,4 +1,4 @@
-"""Anthropic message content -> unified (OpenAI-shaped) messages (transformers.md §2.2.2-§2.2.5).
+"""Anthropic message content -> unified (OpenAI-shaped) messages.
 
 Every function builds new containers and reuses leaf objects it does not change (text blocks,
 `cache_control`, tool schemas), so the client body is never mutated and never deep-copied.
@@ -106,7 +106,7 @@ def user_part(block: Any) -> dict[str, Any] | None:
         return None
     kind = block.get("type")
     if kind == "text":
-        # The whole block is reused so `cache_control`, `citations`, ... pass through (§1.3).
+        # The whole block is reused so `cache_control`, `citations`, ... pass through.
         return block if block.get("text") else None
     if kind == "image":
         return image_part(block)

@@ -20,7 +20,7 @@ _STOP_REASONS = {
 
 
 def map_stop_reason(finish_reason: str | None, had_tool_use: bool = False) -> str:
-    """OpenAI/Gemini finish_reason -> Anthropic stop_reason (transformers.md §2.3 [FIX])."""
+    """OpenAI/Gemini finish_reason -> Anthropic stop_reason ([FIX])."""
     reason = _STOP_REASONS.get(finish_reason or "", None)
     if reason is None:
         reason = _STOP_REASONS.get((finish_reason or "").lower(), "end_turn")

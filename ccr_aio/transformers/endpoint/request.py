@@ -1,4 +1,4 @@
-"""Anthropic Messages request -> unified OpenAI-chat request (transformers.md §2.2, with [FIX]es).
+"""Anthropic Messages request -> unified OpenAI-chat request (with [FIX]es).
 
 One linear pass that builds new containers and reuses untouched leaves (schemas, text blocks),
 so it neither mutates nor deep-copies bodies that can be hundreds of KB. Unset values are
@@ -21,7 +21,7 @@ def anthropic_to_unified(body: dict[str, Any]) -> dict[str, Any]:
     """Convert a client's Anthropic request body into the unified request (a new dict)."""
     messages: list[dict[str, Any]] = []
     system = body.get("system")
-    if system:  # "" and [] produce no message (§2.2.2)
+    if system:  # "" and [] produce no message
         first = system_message(system)
         if first is not None:
             messages.append(first)
@@ -57,7 +57,7 @@ def anthropic_to_unified(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def convert_tool(tool: dict[str, Any]) -> dict[str, Any]:
-    """Client tool -> function with its schema verbatim; server tool -> tagged function (§2.2.6)."""
+    """Client tool -> function with its schema verbatim; server tool -> tagged function."""
     kind = tool.get("type")
     if kind and kind != "custom":
         # Server tools (web_search_20250305, ...) carry no schema; the original type is kept so
@@ -74,7 +74,7 @@ def convert_tool(tool: dict[str, Any]) -> dict[str, Any]:
 
 
 def convert_tool_choice(choice: dict[str, Any]) -> str | dict[str, Any] | None:
-    """§2.2.7 [FIX]: `any` becomes OpenAI's `required`; unknown types are left unset."""
+    """[FIX] `any` becomes OpenAI's `required`; unknown types are left unset."""
     kind = choice.get("type")
     if kind == "auto":
         return "auto"
@@ -98,7 +98,7 @@ def effort_for_budget(budget: int) -> str:
 
 
 def convert_thinking(thinking: Any) -> dict[str, Any] | None:
-    """§2.2.8 [FIX]: disabled -> no reasoning at all, so downstream never turns it back on."""
+    """[FIX] disabled -> no reasoning at all, so downstream never turns it back on."""
     if not isinstance(thinking, dict):
         return None
     kind = thinking.get("type")

@@ -1,7 +1,7 @@
 """Unified (OpenAI-chat) JSON answer -> Anthropic message, and stream/JSON mismatch bridging.
 
-`unified_to_anthropic_message` is §2.3 with its [FIX]es. `message_to_events` and
-`aggregate_chunks` implement the §1.11 [FIX]: a streaming client whose upstream answered JSON
+`unified_to_anthropic_message` follows the reference with [FIX]es. `message_to_events` and
+`aggregate_chunks` bridge what the reference could not [FIX]: a streaming client whose upstream answered JSON
 gets a synthesized event sequence, and a JSON client whose upstream streamed gets one folded
 answer.
 """

@@ -1,5 +1,5 @@
-"""Unified (OpenAI chat) chunks -> Anthropic Messages SSE events: transformers.md §2.4 with the
-§2.5 fixes.
+"""Unified (OpenAI chat) chunks -> Anthropic Messages SSE events, with
+the reference's known bugs fixed.
 
 One block is open at a time and it has a kind (text / thinking / tool_use); a delta of another
 kind closes it and opens a new block. Claude Code drops thinking that is not signed and trusts
@@ -129,7 +129,7 @@ class _Converter:
             self.delta({"type": "thinking_delta", "thinking": content})
         elif not signature and content:
             self.delta({"type": "thinking_delta", "thinking": content})
-        # With an open block, content beside a signature repeats the whole text (§1.4): skip it.
+        # With an open block, content beside a signature repeats the whole text: skip it.
         if signature:
             self.delta({"type": "signature_delta", "signature": signature})
             self.signed = True

@@ -1,5 +1,4 @@
-"""`cleancache`: strip Anthropic `cache_control` markers for providers that reject them
-(transformers.md §3.10.5).
+"""`cleancache`: strip Anthropic `cache_control` markers for providers that reject them.
 
 Removed from every content part, from messages (the reference keeps a message-level marker
 when the content is an array; nothing upstream wants it either way) and from tools. Since

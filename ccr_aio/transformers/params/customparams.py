@@ -1,4 +1,4 @@
-"""`customparams`: add provider parameters from options (transformers.md §3.10.6, with the [FIX]).
+"""`customparams`: add provider parameters from options (with the [FIX]).
 
 `["customparams", {"top_k": 20, "extra_body": {...}}]`: each option key is added when the
 request lacks it, or has it unset (None: the [FIX]); when both values are objects they are
@@ -19,7 +19,7 @@ def merge_params(request: dict[str, Any], params: dict[str, Any]) -> dict[str, A
     merged = dict(request)
     for key, value in params.items():
         if value is None:
-            continue  # an option set to null adds nothing (§0: unset is absent, never null)
+            continue  # an option set to null adds nothing (unset is absent, never null)
         current = merged.get(key)
         if current is None:
             merged[key] = copy.deepcopy(value)

@@ -1,5 +1,5 @@
 """`maxcompletiontokens`: send `max_tokens` as `max_completion_tokens`, as OpenAI's o-series and
-gpt-5 models require (transformers.md §3.10.3)."""
+gpt-5 models require."""
 
 from __future__ import annotations
 

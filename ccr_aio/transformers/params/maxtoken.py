@@ -1,4 +1,4 @@
-"""`maxtoken`: cap `max_tokens` at the `max_tokens` option (transformers.md §3.10.1).
+"""`maxtoken`: cap `max_tokens` at the `max_tokens` option.
 
 `["maxtoken", {"max_tokens": 16384}]`: 32000 becomes 16384, 100 stays 100, an absent value
 stays absent. Without the option it does nothing.

@@ -1,4 +1,4 @@
-"""Request-parameter helpers shared by the small request transformers (transformers.md §3.10)."""
+"""Request-parameter helpers shared by the small request transformers."""
 
 from __future__ import annotations
 

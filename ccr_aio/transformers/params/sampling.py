@@ -1,4 +1,4 @@
-"""`sampling`: pin sampling parameters from options (transformers.md §3.10.2).
+"""`sampling`: pin sampling parameters from options.
 
 Options `max_tokens` (a cap, like `maxtoken`), `temperature`, `top_p`, `top_k`,
 `repetition_penalty`: each one set in the options overwrites the request's value (or adds it).

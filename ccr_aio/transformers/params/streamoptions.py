@@ -1,5 +1,5 @@
-"""`streamoptions`: ask OpenAI-compatible upstreams for usage in streams (transformers.md
-§3.10.4). Without `stream_options.include_usage` OpenAI streams carry no token counts."""
+"""`streamoptions`: ask OpenAI-compatible upstreams for usage in streams. Without
+`stream_options.include_usage` OpenAI streams carry no token counts."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
 """`extrathinktag`: models that write their reasoning inline as `<think>…</think>` (Qwen,
-MiniMax, R1 distills served raw). Response only; the request is left untouched
-(transformers.md §3.11)."""
+MiniMax, R1 distills served raw). Response only; the request is left untouched."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """`forcereasoning`: make a model without native reasoning think inside
-`<reasoning_content>` tags, and turn those tags into thinking blocks (transformers.md §3.11).
+`<reasoning_content>` tags, and turn those tags into thinking blocks.
 
 Request: earlier turns' thinking is written back inline as tags (the newest ten, and any turn
 whose answer is empty), the `thinking` extension is dropped, and an instruction to reason in

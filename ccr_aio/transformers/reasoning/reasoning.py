@@ -1,4 +1,4 @@
-"""`reasoning`: generic `reasoning_content` providers, Qwen/DashScope style (transformers.md §3.4).
+"""`reasoning`: generic `reasoning_content` providers, Qwen/DashScope style.
 
 Option `enable` (default true). Request: the Qwen switches `thinking` / `enable_thinking`, and
 earlier turns' reasoning replayed as `reasoning_content`. Response (when enabled): reasoning

@@ -1,6 +1,6 @@
 """Reasoning written inline between tags (`<think>…</think>`) -> the thinking protocol.
 
-The state machine of transformers.md §3.11 with its [FIX]es: leading whitespace before the
+The reference's state machine with [FIX]es: leading whitespace before the
 start tag is allowed, text that cannot begin with the start tag is the answer (the reference
 discarded all of it), `finish_reason` / usage chunks are always forwarded, and buffered text is
 flushed when the answer ends (tool calls, finish, end of input) instead of being lost.

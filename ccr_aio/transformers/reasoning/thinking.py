@@ -4,9 +4,9 @@ Providers stream their chain of thought in their own delta field: DeepSeek and v
 `reasoning_content` (newer vLLM in `reasoning`), OpenRouter and Vercel in `reasoning` plus
 `reasoning_details` (which also carries real signatures). `ReasoningStream` turns those into
 `delta.thinking.content` chunks and ends every thinking block with a chunk that holds only
-`delta.thinking.signature` (transformers.md §1.4), emitted on its own before the chunk that
-ended the reasoning, so that chunk's content or tool calls are never duplicated (§3.4, P0).
-Chunks with `finish_reason` or `usage` are always forwarded (§3.0 [FIX]).
+`delta.thinking.signature` (the thinking protocol of docs/architecture.md), emitted on its own
+before the chunk that ended the reasoning, so that chunk's content or tool calls are never
+duplicated. Chunks with `finish_reason` or `usage` are always forwarded [FIX].
 
 On the request side, `replay_reasoning` turns the assistant `thinking` extension back into the
 provider's field, because DeepSeek answers 400 when a thinking turn's reasoning is missing.
@@ -30,7 +30,7 @@ class ReasoningFields:
 
     keys: tuple[str, ...] = ("reasoning_content",)  # plain text fields; the first non-empty wins
     details: bool = False  # OpenRouter-style `reasoning_details` (text fallback, real signatures)
-    source: str = ""  # tags real signatures (see _signatures); "" means the provider has none
+    source: str = ""  # tags real signatures (see shared/signatures.py); "" means the provider has none
 
     @property
     def all_keys(self) -> tuple[str, ...]:

@@ -1,6 +1,6 @@
 """Helpers for stream transformers that rewrite unified (OpenAI chat) chunks.
 
-The rule they enforce (transformers.md §3.0 [FIX]): a chunk carrying `finish_reason` or `usage`
+The rule they enforce ([FIX]): a chunk carrying `finish_reason` or `usage`
 is never dropped, and when one upstream chunk becomes several, only the last carries them.
 Derived chunks are new dicts; the upstream chunk is never mutated.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 
 def first_choice(chunk: dict[str, Any]) -> dict[str, Any] | None:
-    """`choices[0]` when it is a dict (only the first choice is ever consumed, §1.4)."""
+    """`choices[0]` when it is a dict (only the first choice is ever consumed)."""
     choices = chunk.get("choices")
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
         return choices[0]
@@ -49,7 +49,7 @@ def derive(
 
 class ToolKeys:
     """A stable int key per tool call of one stream. The `index` when the upstream sends one;
-    without it (§3.9 [FIX]) a new `id` starts a new call and anything else continues the last."""
+    without it ([FIX]) a new `id` starts a new call and anything else continues the last."""
 
     __slots__ = ("last", "last_id", "top")
 

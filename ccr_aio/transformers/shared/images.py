@@ -8,7 +8,7 @@ _MAGIC = (("iVBORw0KGgo", "image/png"), ("/9j/", "image/jpeg"), ("R0lGOD", "imag
 
 def data_url(url: str, media_type: str | None) -> str:
     """`url` as an http(s) or data URL: only raw base64 gets the `data:<type>;base64,` prefix
-    (the reference prefixed data URLs a second time, transformers.md §3.5 [FIX])."""
+    (the reference prefixed data URLs a second time [FIX])."""
     if url.startswith(("http://", "https://", "data:")):
         return url
     if not media_type:

@@ -39,7 +39,7 @@ def arguments_json(text: str | dict | None) -> str:
 
 
 def repair_arguments(text: Any) -> str:
-    """`enhancetool`'s parseToolArguments (transformers.md §3.9) with its [FIX]: the result is
+    """`enhancetool`'s parseToolArguments with its [FIX]: the result is
     always a JSON object string. Valid JSON objects come back unchanged, byte for byte; other
     text is parsed tolerantly and re-serialized compactly; a value that is not an object is
     wrapped as {"value": ...}; text that yields nothing becomes "{}"."""

@@ -21,7 +21,7 @@ class ToolIds:
 
     def __init__(self, ctx: Context, replace_all: bool = False) -> None:
         self.ctx = ctx
-        self.replace_all = replace_all  # groq: every id is replaced (transformers.md §3.7)
+        self.replace_all = replace_all  # groq: every id is replaced
         self.ids: dict[Any, str] = {}
 
     def new_id(self, key: Any) -> str:

@@ -1,4 +1,4 @@
-"""`enhancetool`: make tool-call arguments valid JSON objects (transformers.md §3.9, with its
+"""`enhancetool`: make tool-call arguments valid JSON objects (with its
 [FIX]es).
 
 Non-stream: every tool call's arguments go through `repair_arguments`.

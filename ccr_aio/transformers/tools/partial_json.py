@@ -1,7 +1,7 @@
 """Decode one string field of a JSON object while the object's text is still streaming in.
 
 `tooluse` uses it to stream ExitTool's `response` to the client as it is generated instead of
-in one piece at the end (transformers.md §3.8 [FIX]).
+in one piece at the end ([FIX]).
 """
 
 from __future__ import annotations

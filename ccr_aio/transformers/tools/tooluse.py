@@ -1,5 +1,5 @@
 """`tooluse`: force tool calling on models that under-use tools, with `ExitTool` as the way out
-(transformers.md §3.8, with its [FIX]es).
+(with its [FIX]es).
 
 Request: when the request has tools, `tool_choice` becomes "required", an `ExitTool` tool is
 added and a system reminder explains it. Without tools nothing changes (the reference adds the

@@ -1,10 +1,10 @@
 """Unified request -> Anthropic Messages body for Claude on Vertex AI (`rawPredict`), the inverse of
-§2.2 (transformers.md §3.14 [FIX]: tool calls, tool results, images, tool_choice and thinking
+the endpoint's request conversion ([FIX]: tool calls, tool results, images, tool_choice and thinking
 survive, which the reference dropped or mangled).
 
 Vertex takes the Anthropic body without `model` and with `anthropic_version`. Thinking blocks are
 replayed only with signatures Anthropic issued: tagged ones from other providers and synthesized
-ones (both `ccr_…`, see `_signatures.py`) and epoch-ms digits would be rejected, so they are dropped, and thinking is then switched
+ones (both `ccr_…`, see `shared/signatures.py`) and epoch-ms digits would be rejected, so they are dropped, and thinking is then switched
 off for a request whose last assistant turn cannot start with a valid thinking block.
 """
 

@@ -1,5 +1,5 @@
 """Anthropic Messages answers (JSON or SSE events) from Claude on Vertex -> unified answers
-(transformers.md §3.14 [FIX]: tool_use, thinking with its signature, input/cache usage and
+([FIX]: tool_use, thinking with its signature, input/cache usage and
 errors are kept; the reference lost all of them).
 
 Tool calls use the content block index as `tool_calls[].index` (VX4). Stop reasons map to the

@@ -1,8 +1,8 @@
-"""`vertex-claude`: Anthropic models on Vertex AI (transformers.md §3.14 [FIX]).
+"""`vertex-claude`: Anthropic models on Vertex AI ([FIX]).
 
 The upstream speaks Anthropic Messages (`rawPredict` / `streamRawPredict`), so the unified request
-is converted back to a full Anthropic body (`_vertex_claude_request.py`) and the Anthropic answer
-to unified chunks (`_vertex_claude_response.py`). Options as for `vertex-gemini` (`project`,
+is converted back to a full Anthropic body (`request.py`) and the Anthropic answer
+to unified chunks (`response.py`). Options as for `vertex-gemini` (`project`,
 `location` defaulting to us-east5, `credentials`, `api_version`), plus `max_tokens`: a cap for
 models whose output limit is below what the client asks for.
 """

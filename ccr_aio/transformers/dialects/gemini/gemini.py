@@ -1,4 +1,4 @@
-"""`gemini`: Google AI Studio (Generative Language API) as a provider (transformers.md §3.12).
+"""`gemini`: Google AI Studio (Generative Language API) as a provider.
 
 Options: `{"parametersJsonSchema": true}` sends tool schemas verbatim instead of converting them
 to Gemini's Schema subset (only models/endpoints that accept `parametersJsonSchema`);
@@ -19,7 +19,7 @@ from .response import gemini_json_to_unified, gemini_stream_to_unified
 def gemini_url(base: str, model: str, stream: bool) -> str:
     """`<base>/<model>:action` for a base ending in `/models`, `<base>/models/<model>:action` for
     a versioned base, and the v1beta path for a bare host. The reference silently replaced the
-    last path segment of a base without a trailing slash (§3.12.1 [FIX])."""
+    last path segment of a base without a trailing slash [FIX]."""
     base = base.rstrip("/") + "/"
     path = urlsplit(base).path
     if path == "/":

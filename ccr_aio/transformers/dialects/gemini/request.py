@@ -1,9 +1,9 @@
-"""Unified request -> Gemini `GenerateContentRequest` (transformers.md §3.12.2–§3.12.3 with [FIX]es),
+"""Unified request -> Gemini `GenerateContentRequest` (with [FIX]es),
 shared by `gemini` and `vertex-gemini`.
 
 Thought signatures: Gemini 3 rejects a replayed model turn whose function call lost the
 `thoughtSignature` it came with. The response side hands each signature to the client as the
-thinking-block signature, tagged with its source (`_signatures.tag`: `ccr_gemini::<sig>`); the
+thinking-block signature, tagged with its source (`shared/signatures.py`, `tag`: `ccr_gemini::<sig>`); the
 client replays the thinking block, and `_model_parts` puts the signature back where Gemini wants
 it (the first functionCall of the turn, else the last text part). Signatures without the gemini
 tag came from elsewhere (Anthropic, synthesized `ccr_…`) and would be rejected as corrupt, so they
@@ -25,7 +25,7 @@ from .schema import function_parameters
 SIGNATURE_SOURCE = "gemini"
 SKIP_SIGNATURE = "skip_thought_signature_validator"
 _GEMINI_VERSION = re.compile(r"gemini-(\d+)")
-# Documented ranges of thinkingBudget (§3.12.3).
+# Documented ranges of thinkingBudget.
 _PRO_BUDGET = (128, 32768)
 _OTHER_BUDGET = (0, 24576)
 # Current Gemini models emit at most 65,536 tokens and Vertex rejects larger values (Claude Code

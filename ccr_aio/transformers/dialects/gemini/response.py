@@ -1,11 +1,12 @@
 """Gemini `GenerateContentResponse` (JSON or SSE chunks) -> unified OpenAI-shaped answers
-(transformers.md §3.12.4–§3.12.5 with the [FIX]es).
+(with the [FIX]es).
 
-Thinking follows the §1.4 protocol: thought parts stream as `delta.thinking.content`, and the first
-`thoughtSignature` (tagged, see `_gemini.py`) ends the block. On Gemini 3 the signature arrives
-with the answer, after the thoughts, so answer text that comes first is held back until it does
-(otherwise the client would close the thinking block with a made-up signature and the real one
-could never be replayed). A finish always yields its own chunk with the usage.
+Thinking follows the thinking protocol (docs/architecture.md): thought parts stream as
+`delta.thinking.content`, and the first `thoughtSignature` (tagged, see `request.py`) ends the
+block. On Gemini 3 the signature arrives with the answer, after the thoughts, so answer text that
+comes first is held back until it does (otherwise the client would close the thinking block with a
+made-up signature and the real one could never be replayed). A finish always yields its own chunk
+with the usage.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def _blocked(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def annotations(grounding: Any) -> list[dict[str, Any]]:
-    """groundingMetadata -> url_citation annotations (§3.12.5 step 6)."""
+    """groundingMetadata -> url_citation annotations."""
     if not isinstance(grounding, dict):
         return []
     supports = [s for s in grounding.get("groundingSupports") or () if isinstance(s, dict)]

@@ -1,5 +1,5 @@
-"""JSON Schema -> the OpenAPI subset that Gemini's `Schema` proto accepts (transformers.md §3.12.2,
-the *toGenAISchema* + *cleanup* helpers, applied).
+"""JSON Schema -> the OpenAPI subset that Gemini's `Schema` proto accepts (the
+reference's *toGenAISchema* + *cleanup* helpers, applied).
 
 Gemini (AI Studio and Vertex) rejects whole requests for keywords outside its subset
 (`additionalProperties`, `$schema`, `const`, `oneOf`, ...), for `required` names that are not

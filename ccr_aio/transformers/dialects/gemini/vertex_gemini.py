@@ -1,4 +1,4 @@
-"""`vertex-gemini`: Gemini models on Vertex AI (transformers.md §3.13), the `gemini` mapping with
+"""`vertex-gemini`: Gemini models on Vertex AI, the `gemini` mapping with
 Vertex URLs and OAuth.
 
 Options (all optional): `project`, `location` (default `GOOGLE_CLOUD_LOCATION` or us-central1),

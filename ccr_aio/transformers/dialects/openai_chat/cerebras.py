@@ -1,4 +1,4 @@
-"""`cerebras`: Cerebras inference (transformers.md §3.10.7).
+"""`cerebras`: Cerebras inference.
 
 Request only: the unified `reasoning` extension is removed (when absent, `disable_reasoning:
 false` is sent, as the reference does), the assistant `thinking` extension is dropped, and the

@@ -1,4 +1,4 @@
-"""`deepseek`: DeepSeek's chat API (transformers.md §3.3, with the [FIX]es).
+"""`deepseek`: DeepSeek's chat API (with the [FIX]es).
 
 Request: `max_tokens` capped (DeepSeek rejects larger values), and the reasoning of earlier
 assistant turns replayed as `reasoning_content`: in thinking mode DeepSeek answers 400 when an

@@ -1,4 +1,4 @@
-"""`groq`: GroqCloud (transformers.md §3.7, with the [FIX]es).
+"""`groq`: GroqCloud (with the [FIX]es).
 
 Groq validates requests strictly ("property 'x' is unsupported"), so the request loses every
 unified extension it would reject: `cache_control`, image `media_type`, the assistant

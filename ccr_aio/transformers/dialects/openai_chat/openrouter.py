@@ -1,4 +1,4 @@
-"""`openrouter`: the OpenRouter gateway (transformers.md §3.5). Options are merged over the
+"""`openrouter`: the OpenRouter gateway. Options are merged over the
 request body, e.g. `["openrouter", {"provider": {"only": ["anthropic"]}}]`."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The shared implementation of `openrouter` and `vercel` (transformers.md §3.5, §3.6 with the
+"""The shared implementation of `openrouter` and `vercel` (with the
 [FIX]es); the two gateways speak the same dialect and differ only in name.
 
 Request: `cache_control` stripped for non-claude models (only Anthropic honours it), image

@@ -1,4 +1,4 @@
-"""`vercel`: the Vercel AI Gateway, which speaks OpenRouter's dialect (transformers.md §3.6)."""
+"""`vercel`: the Vercel AI Gateway, which speaks OpenRouter's dialect."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`vertex-openai`: Vertex AI's OpenAI-compatible chat endpoint (transformers.md §3.15).
+"""`vertex-openai`: Vertex AI's OpenAI-compatible chat endpoint.
 
 The unified request already is OpenAI chat, so only the auth changes: a service-account OAuth
 token as the Bearer. Options are required: `client_email` + `private_key` (`\\n` escapes allowed),

@@ -1,9 +1,9 @@
-"""Pieces shared by the Responses API request, stream and JSON conversions (transformers.md §3.2):
+"""Pieces shared by the Responses API request, stream and JSON conversions:
 usage, errors, annotations, and the thinking signature that carries a reasoning item.
 
 Signatures. A reasoning item becomes a thinking block whose signature Claude Code later sends
 back verbatim. When the item has `encrypted_content`, the signature is that content tagged with
-its source (see _signatures: `ccr_openai-responses/<provider>:encrypted:<content>`), so the next
+its source (see shared/signatures.py: `ccr_openai-responses/<provider>:encrypted:<content>`), so the next
 request to the same provider can replay the item statelessly (`{type:"reasoning", summary,
 encrypted_content}`, as Codex does). The provider is part of the source because another
 provider (or account) cannot decrypt it, and a bad blob is a 400 on every later turn. Without

@@ -1,8 +1,8 @@
 """`openai-responses`: a provider whose upstream speaks the OpenAI Responses API
-(`POST …/v1/responses`, typically gpt-5 / codex models). transformers.md §3.2 with its [FIX]es.
+(`POST …/v1/responses`, typically gpt-5 / codex models), with [FIX]es.
 
-The conversions live in `_responses_request.py`, `_responses_stream.py` and
-`_responses_response.py`; this class only wires them to the chain's hooks.
+The conversions live in `request.py`, `stream.py` and
+`response.py` beside it; this class only wires them to the chain's hooks.
 
 Options: `parallel_tool_calls` (default false, as the reference sends): tool calls stream
 with their own indices, so allowing parallel calls is safe when the model handles them well.

@@ -1,4 +1,4 @@
-"""Unified (OpenAI chat) request -> OpenAI Responses API request (transformers.md §3.2, with [FIX]es).
+"""Unified (OpenAI chat) request -> OpenAI Responses API request (with [FIX]es).
 
 A new body is built: the unified body's text parts and tool schemas are shared with the
 client's request, so nothing here mutates what it reads. Keys this module does not know
@@ -35,7 +35,7 @@ def unified_to_responses(body: dict[str, Any], provider: str, parallel_tool_call
         result["reasoning"] = reasoning
         if reasoning.get("effort") != "none":
             # Needed to replay reasoning on the next turn without server-side state (see
-            # _responses_common); the API only returns it when asked.
+            # common.py); the API only returns it when asked.
             include = result.get("include")
             include = list(include) if isinstance(include, list) else []
             if _ENCRYPTED_REASONING not in include:

@@ -1,7 +1,7 @@
-"""OpenAI Responses API JSON answer -> unified chat.completion (transformers.md §3.2 [FIX]).
+"""OpenAI Responses API JSON answer -> unified chat.completion ([FIX]).
 
 Fixes over the reference: every function call is kept, reasoning items become `thinking`
-(signed, see _responses_common), cached tokens are reported, `incomplete` finishes with
+(signed, see common.py), cached tokens are reported, `incomplete` finishes with
 `length`, and a failed response is raised as an error with the provider's message.
 """
 

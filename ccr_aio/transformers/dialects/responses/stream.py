@@ -1,11 +1,11 @@
-"""OpenAI Responses API stream events -> unified chat.completion chunks (transformers.md §3.2 [FIX]).
+"""OpenAI Responses API stream events -> unified chat.completion chunks ([FIX]).
 
 Each event arrives as its `data:` JSON (the `event:` line repeats `type`). The fixes over the
 reference: every function_call item gets its own tool index; usage comes from the terminal
 event; `response.incomplete` finishes with `length`; `error` / `response.failed` become an
 error chunk; the model comes from `response.created`. Every thinking block ends with a
 signature chunk: when its reasoning item is done (carrying its encrypted content, see
-_responses_common) or, at the latest, when anything else starts. A stream that ends without a
+common.py) or, at the latest, when anything else starts. A stream that ends without a
 terminal event is reported as an error, so the client never takes a cut answer as complete.
 """
 
