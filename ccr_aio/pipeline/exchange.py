@@ -1,5 +1,5 @@
-"""One call to a provider and its answer in the client's terms: the only place that knows the
-stream/JSON × converted/passthrough combinations.
+"""One call to a provider and its answer in the client's terms: the one place that reads an
+answer in each of the stream/JSON × converted/passthrough combinations.
 
 `exchange` sends a prepared request with the provider's credentials and limits and yields an
 `Answer`. The caller picks the form it needs: `events()` (Anthropic events whatever the provider
