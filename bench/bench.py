@@ -29,7 +29,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.conversation import long_conversation, plus_one_turn  # noqa: E402
-from ccr_aio.transformers._anthropic_request import anthropic_to_unified  # noqa: E402
+from ccr_aio.transformers.endpoint.request import anthropic_to_unified  # noqa: E402
 
 SMALL = {"model": "claude-sonnet-4", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
 

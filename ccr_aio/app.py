@@ -9,13 +9,14 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from .agents.image_cache import ImageCache
+from .agents.image_cache import IMAGES, ImageCache
 from .middlewares import auth_middleware, error_middleware, request_id_middleware
 from .routes import admin, info, messages, models, ui
-from .routing.sessions import Sessions
-from .routing.tokens import TokenCounter, load_encoding
+from .pipeline.upstream import HTTP
+from .routing.sessions import SESSIONS, Sessions
+from .routing.tokens import TOKENS, TokenCounter, load_encoding
 from .settings import Settings
-from .state import HTTP, IMAGES, SESSIONS, STATE, TOKENS, StateRef, build_snapshot
+from .state import STATE, StateRef, build_snapshot
 
 MAX_BODY_BYTES = 64 * 1024 * 1024  # Claude Code sends MBs once screenshots pile up
 log = structlog.get_logger("ccr_aio.app")

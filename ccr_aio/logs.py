@@ -1,4 +1,4 @@
-"""Structured logging (product.md §7): structlog on top of stdlib logging.
+"""Structured logging: structlog on top of stdlib logging.
 
 Every line is one JSON object with at least:
   `event` (the message), `level` (a lower-case *name* — "debug", "info", "warning", "error",

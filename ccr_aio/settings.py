@@ -115,7 +115,7 @@ def build_settings(
     env: Mapping[str, str] = os.environ,
     overrides: Mapping[str, Any] | None = None,
 ) -> Settings:
-    """Apply interpolation, env and CLI overrides, and the binding rules of product.md §4."""
+    """Apply interpolation, env and CLI overrides, and the binding rules (README, "Binding and auth")."""
     config = interpolate(raw, env)
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     source = str(config_path)

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiohttp
 import structlog
 from aiohttp import web
 
-from .agents.image_cache import ImageCache
+from .plugins import load_plugins, plugin_hint
 from .providers import Provider, build_providers
 from .routing.custom import CustomRouter, load_custom_router, load_system_prompt
-from .routing.sessions import Sessions
-from .routing.tokens import TokenCounter
 from .settings import Settings
 from .transformers import BUILTINS, Registry, Transformer
-from .transformers._plugins import load_plugins, plugin_hint
 
 log = structlog.get_logger("ccr_aio.state")
 
@@ -64,7 +60,3 @@ class StateRef:
 
 
 STATE = web.AppKey("state", StateRef)
-HTTP = web.AppKey("http", aiohttp.ClientSession)
-TOKENS = web.AppKey("tokens", TokenCounter)
-SESSIONS = web.AppKey("sessions", Sessions)
-IMAGES = web.AppKey("images", ImageCache)  # the image agent's images, across requests

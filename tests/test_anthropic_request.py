@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ccr_aio.transformers._anthropic_request import anthropic_to_unified
+from ccr_aio.transformers.endpoint.request import anthropic_to_unified
 
 FIXTURE = Path("/work/shared/fixtures/claude-code-2.1.328-first-turn.json")
 EPH = {"type": "ephemeral"}

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from ccr_aio.errors import ApiError
-from ccr_aio.transformers._anthropic_response import (
+from ccr_aio.transformers.endpoint.response import (
     aggregate_chunks,
     message_to_events,
     unified_to_anthropic_message,

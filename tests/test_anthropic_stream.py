@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from ccr_aio.pipeline.sse import encode_event, iter_json_chunks
-from ccr_aio.transformers._anthropic_stream import unified_to_anthropic_stream
 from ccr_aio.transformers.base import Context
+from ccr_aio.transformers.endpoint.stream import unified_to_anthropic_stream
 from tests.stream_grammar import check_stream, parse_sse_bytes
 
 NOW = 1_700_000_000_000

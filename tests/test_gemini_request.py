@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 
 from ccr_aio.providers import Provider
-from ccr_aio.transformers._gemini import (
+from ccr_aio.transformers.base import Context
+from ccr_aio.transformers.dialects.gemini.gemini import Gemini, gemini_url
+from ccr_aio.transformers.dialects.gemini.request import (
     SKIP_SIGNATURE,
     build_request,
     gemini_signature,
     mark_signature,
 )
-from ccr_aio.transformers._schema import function_parameters, to_gemini_schema
-from ccr_aio.transformers.base import Context
-from ccr_aio.transformers.gemini import Gemini, gemini_url
+from ccr_aio.transformers.dialects.gemini.schema import function_parameters, to_gemini_schema
 
 READ_SCHEMA = {
     "$schema": "http://json-schema.org/draft-07/schema#",

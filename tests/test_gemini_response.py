@@ -18,13 +18,13 @@ import pytest
 
 from ccr_aio.errors import ApiError
 from ccr_aio.pipeline.sse import iter_json_chunks
-from ccr_aio.transformers._anthropic_response import unified_to_anthropic_message
-from ccr_aio.transformers._anthropic_stream import unified_to_anthropic_stream
-from ccr_aio.transformers._gemini_response import (
+from ccr_aio.transformers.base import Context
+from ccr_aio.transformers.dialects.gemini.response import (
     gemini_json_to_unified,
     gemini_stream_to_unified,
 )
-from ccr_aio.transformers.base import Context
+from ccr_aio.transformers.endpoint.response import unified_to_anthropic_message
+from ccr_aio.transformers.endpoint.stream import unified_to_anthropic_stream
 from tests.fakes.gemini_upstream import merge_chunks, part_chunk
 from tests.stream_grammar import check_stream
 

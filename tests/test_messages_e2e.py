@@ -297,9 +297,9 @@ async def test_a_crash_is_a_500_without_traceback(make_client, fake, tmp_path):
 
 
 async def test_pings_keep_a_silent_stream_alive(client, fake, monkeypatch):
-    from ccr_aio.routes import messages
+    from ccr_aio.pipeline import exchange
 
-    monkeypatch.setattr(messages, "PING_INTERVAL_S", 0.05)
+    monkeypatch.setattr(exchange, "PING_INTERVAL_S", 0.05)
     fake.queue(stream_reply(text_chunks(["thinking hard", " done"]), hang_after=2))
     response = await client.post("/v1/messages", json={"model": "m", "max_tokens": 10, "messages": USER, "stream": True})
     seen = b""

@@ -7,7 +7,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from ccr_aio.transformers._responses_common import encrypted_reasoning
+from ccr_aio.transformers.dialects.responses.common import encrypted_reasoning
 from tests.conftest import sdk
 from tests.fakes.responses_upstream import (
     MODEL,

@@ -8,8 +8,8 @@ import pytest
 
 from ccr_aio.errors import ApiError
 from ccr_aio.transformers import BUILTINS, Context
-from ccr_aio.transformers._anthropic_response import unified_to_anthropic_message
-from ccr_aio.transformers._responses_common import encrypted_reasoning
+from ccr_aio.transformers.dialects.responses.common import encrypted_reasoning
+from ccr_aio.transformers.endpoint.response import unified_to_anthropic_message
 from tests.fakes.responses_upstream import (
     MODEL,
     function_call_item,

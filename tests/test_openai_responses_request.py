@@ -9,11 +9,11 @@ import pytest
 
 from ccr_aio.providers import Provider
 from ccr_aio.transformers import BUILTINS, Context
-from ccr_aio.transformers._anthropic_request import anthropic_to_unified
-from ccr_aio.transformers._responses_common import (
+from ccr_aio.transformers.dialects.responses.common import (
     encrypted_reasoning,
     reasoning_signature,
 )
+from ccr_aio.transformers.endpoint.request import anthropic_to_unified
 
 PROVIDER = Provider(name="resp", api_base_url="http://127.0.0.1:9/v1/responses", api_key="k")
 IMAGE = "data:image/png;base64,iVBORw0KGgo="

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from ccr_aio.transformers import BUILTINS, Context
-from ccr_aio.transformers._anthropic_stream import unified_to_anthropic_stream
-from ccr_aio.transformers._responses_common import encrypted_reasoning
+from ccr_aio.transformers.dialects.responses.common import encrypted_reasoning
+from ccr_aio.transformers.endpoint.stream import unified_to_anthropic_stream
 from tests.fakes.responses_upstream import (
     MODEL,
     function_call_item,

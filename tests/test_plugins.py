@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from ccr_aio.plugins import load_plugins
 from ccr_aio.settings import ConfigError, build_settings
 from ccr_aio.state import build_snapshot
 from ccr_aio.transformers import BUILTINS
-from ccr_aio.transformers._plugins import load_plugins
 from ccr_aio.transformers.base import Context, Transformer
 from tests.conftest import provider_config, sdk
 from tests.fakes.openai_upstream import (
@@ -199,7 +199,7 @@ def test_file_class_form_overrides_a_builtin_in_a_copy(tmp_path):
     assert errors == []
     assert issubclass(registry.get("maxtoken"), Transformer) and registry.get("maxtoken").name == "maxtoken"
     assert registry.get("maxtoken") is not BUILTINS.get("maxtoken")
-    assert BUILTINS.get("maxtoken").__module__ == "ccr_aio.transformers.maxtoken"  # the built-ins are untouched
+    assert BUILTINS.get("maxtoken").__module__ == "ccr_aio.transformers.params.maxtoken"  # the built-ins are untouched
     assert registry.get("shout") is None  # only the named class
 
 

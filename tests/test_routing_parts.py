@@ -8,7 +8,7 @@ import pytest
 
 from ccr_aio.routing.prompt import take_subagent_tag
 from ccr_aio.routing.sessions import LRU, Sessions, session_id
-from ccr_aio.state import TOKENS
+from ccr_aio.routing.tokens import TOKENS
 from tests.conftest import provider_config
 from tests.fakes.openai_upstream import completion, json_reply
 

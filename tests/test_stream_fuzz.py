@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from ccr_aio.transformers import BUILTINS
-from ccr_aio.transformers._anthropic_stream import unified_to_anthropic_stream
 from ccr_aio.transformers.base import Context
+from ccr_aio.transformers.endpoint.stream import unified_to_anthropic_stream
 from tests.stream_grammar import check_stream
 
 

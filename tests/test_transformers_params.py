@@ -11,8 +11,8 @@ import pytest
 
 from ccr_aio.settings import ConfigError
 from ccr_aio.transformers import BUILTINS
-from ccr_aio.transformers._anthropic_request import anthropic_to_unified
 from ccr_aio.transformers.base import Context
+from ccr_aio.transformers.endpoint.request import anthropic_to_unified
 from tests.conftest import provider_config, sdk
 from tests.fakes.openai_upstream import (
     completion,

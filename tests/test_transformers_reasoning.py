@@ -14,9 +14,9 @@ from typing import Any
 
 from ccr_aio.providers import Provider
 from ccr_aio.transformers import BUILTINS
-from ccr_aio.transformers._anthropic_response import unified_to_anthropic_message
-from ccr_aio.transformers._anthropic_stream import unified_to_anthropic_stream
 from ccr_aio.transformers.base import Context, Transformer
+from ccr_aio.transformers.endpoint.response import unified_to_anthropic_message
+from ccr_aio.transformers.endpoint.stream import unified_to_anthropic_stream
 from tests.stream_grammar import check_stream
 
 PROVIDER = Provider(name="p", api_base_url="http://127.0.0.1:1/v1/chat/completions", api_key="sk-test")

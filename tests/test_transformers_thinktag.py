@@ -7,9 +7,9 @@ import copy
 
 import pytest
 
-from ccr_aio.transformers._anthropic_response import unified_to_anthropic_message
-from ccr_aio.transformers._tag_reasoning import TagSplitter
-from ccr_aio.transformers.forcereasoning import PROMPT
+from ccr_aio.transformers.endpoint.response import unified_to_anthropic_message
+from ccr_aio.transformers.reasoning.forcereasoning import PROMPT
+from ccr_aio.transformers.reasoning.tags import TagSplitter
 from tests.test_transformers_reasoning import (
     PROVIDER,
     SIG,

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from ccr_aio.transformers import BUILTINS
-from ccr_aio.transformers._anthropic_stream import unified_to_anthropic_stream
-from ccr_aio.transformers._json_args import repair_arguments
 from ccr_aio.transformers.base import Context
+from ccr_aio.transformers.endpoint.stream import unified_to_anthropic_stream
+from ccr_aio.transformers.shared.json_args import repair_arguments
 from tests.conftest import provider_config, sdk
 from tests.fakes.openai_upstream import (
     chunk,

@@ -121,7 +121,7 @@ async def test_passthrough_drops_thinking_signed_elsewhere(make_client, fake):
 
 @pytest.mark.parametrize("stream", [True, False])
 async def test_passthrough_answers_feed_the_session_usage(make_client, fake, stream):
-    from ccr_aio.state import SESSIONS
+    from ccr_aio.routing.sessions import SESSIONS
 
     client = await make_client(anthropic_provider(fake, ["Anthropic"]))
     usage = {"input_tokens": 500, "cache_read_input_tokens": 70000, "output_tokens": 1}

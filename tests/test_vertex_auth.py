@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from ccr_aio.errors import ApiError
-from ccr_aio.settings import ConfigError
-from ccr_aio.transformers._google_auth import (
+from ccr_aio.google_auth import (
     GoogleAuth,
     vertex_location,
     vertex_project,
     vertex_url,
 )
+from ccr_aio.settings import ConfigError
 from tests.fakes.vertex_upstream import FakeVertex, start_vertex
 
 

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from ccr_aio.transformers._anthropic_response import unified_to_anthropic_message
-from ccr_aio.transformers._anthropic_stream import unified_to_anthropic_stream
-from ccr_aio.transformers._vertex_claude_request import unified_to_anthropic
-from ccr_aio.transformers._vertex_claude_response import (
+from ccr_aio.transformers.base import Context
+from ccr_aio.transformers.dialects.anthropic_messages.request import unified_to_anthropic
+from ccr_aio.transformers.dialects.anthropic_messages.response import (
     anthropic_json_to_unified,
     anthropic_stream_to_unified,
 )
-from ccr_aio.transformers.base import Context
+from ccr_aio.transformers.endpoint.response import unified_to_anthropic_message
+from ccr_aio.transformers.endpoint.stream import unified_to_anthropic_stream
 from tests.conftest import sdk
 from tests.fakes.vertex_upstream import ClaudeReply, FakeVertex, start_vertex
 from tests.stream_grammar import check_stream

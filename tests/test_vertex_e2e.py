@@ -13,7 +13,7 @@ from ccr_aio.providers import Provider, build_provider
 from ccr_aio.settings import ConfigError
 from ccr_aio.transformers import BUILTINS
 from ccr_aio.transformers.base import Context
-from ccr_aio.transformers.vertex_gemini import VertexGemini
+from ccr_aio.transformers.dialects.gemini.vertex_gemini import VertexGemini
 from tests.conftest import sdk
 from tests.fakes.gemini_upstream import part_chunk
 from tests.fakes.openai_upstream import FakeUpstream, completion, json_reply

@@ -6,18 +6,16 @@ JSON, converted or passthrough); `fetch_message` returns it as one Anthropic mes
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import web
 
-from ..pipeline.chain import prepare_request, unified_json, unified_stream
-from ..pipeline.sse import iter_json_chunks
-from ..routes.messages import iterate, parse_json, read_all, send, upstream_bytes
+from ..pipeline.chain import prepare_request
+from ..pipeline.exchange import ReadHook, exchange
 from ..routing.router import Route
 from ..state import Snapshot
-from ..transformers._anthropic_response import message_to_events
 from ..transformers.base import Context
 from ._turn import Turn
 
@@ -29,21 +27,11 @@ async def open_events(
     route: Route,
     body: dict[str, Any],
     ctx: Context,
-    before_read: Callable[[], Awaitable[None]] | None = None,
+    before_read: ReadHook | None = None,
 ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
-    provider, endpoint = route.provider, snapshot.endpoint
-    prepared = await prepare_request(endpoint, provider, route.model, body, ctx)
-    async with send(request, snapshot, route, prepared, ctx) as upstream:
-        raw = upstream_bytes(upstream, route, before_read)
-        if upstream.content_type == "text/event-stream":
-            chunks = iter_json_chunks(raw)
-            # A passthrough provider already speaks Anthropic events.
-            yield chunks if prepared.bypass else endpoint.stream_in(unified_stream(provider, route.model, chunks, ctx), ctx)
-            return
-        answer = parse_json(await read_all(raw), route)
-        if not prepared.bypass:
-            answer = endpoint.json_in(unified_json(provider, route.model, answer, ctx), ctx)
-        yield iterate(message_to_events(answer))
+    prepared = await prepare_request(snapshot.endpoint, route.provider, route.model, body, ctx)
+    async with exchange(request, snapshot.settings, snapshot.endpoint, route, prepared, ctx, before_read) as answer:
+        yield await answer.events()
 
 
 async def fetch_message(

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from ..errors import ApiError
 from ..logs import get_app_logger
-from ..pipeline.sse import dumps
+from ..jsonutil import dumps
 from ..routing.router import Route
 from ..state import Snapshot
 from ..transformers.base import Context

@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from ..errors import ERROR_TYPES, ApiError
-from ..transformers._json_args import parse_arguments
+from ..transformers.shared.json_args import parse_arguments
 
 _STATUS_OF = {kind: status for status, kind in sorted(ERROR_TYPES.items(), reverse=True)}
 _DELTA_FIELDS = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}

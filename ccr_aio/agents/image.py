@@ -1,4 +1,4 @@
-"""The image agent (product.md §5): a text-only main model works with images through a tool.
+"""The image agent: a text-only main model works with images through a tool.
 
 When `Router.image` is set and the request is not already going to that model, every image
 in the conversation becomes a `[Image #<id>]` placeholder (the source is kept in the app's
@@ -31,15 +31,16 @@ from aiohttp import web
 
 from ..errors import ApiError
 from ..logs import get_app_logger
-from ..pipeline.sse import dumps
-from ..routes.messages import SseWriter
+from ..jsonutil import dumps
+from ..pipeline.sse_writer import SseWriter
 from ..routing.router import Route, resolve
-from ..state import IMAGES, SESSIONS, Snapshot
+from ..routing.sessions import SESSIONS
+from ..state import Snapshot
 from ..transformers.base import Context
 from ._calls import fetch_message, open_events
 from ._image_tool import ANALYZE_TOOL, SYSTEM_NOTE, TOOL_NAME, Analyst, placeholder
 from ._turn import Turn
-from .image_cache import ImageCache
+from .image_cache import IMAGES, ImageCache
 
 MAX_ROUNDS = 3
 PING_INTERVAL_S = 10.0  # keep the client's stream alive while the image model works
@@ -129,7 +130,7 @@ async def handle(
     get_app_logger().info("image_agent", model=route.label, image_model=vision.label, images=len(ids))
     record_usage = partial(request.app[SESSIONS].record_usage, ctx.session)
     if ctx.stream:
-        writer = SseWriter(request, record_usage)
+        writer = SseWriter(request, ctx.request_id, record_usage)
         return await writer.send(_stream(analyst, route, body, writer))
     message = await _answer(analyst, route, body)
     record_usage(message.get("usage"))

@@ -13,6 +13,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from aiohttp import web
+
 DEFAULT_TTL_S = 30 * 60.0
 DEFAULT_MAX_ITEMS = 256
 DEFAULT_MAX_BYTES = 128 * 1024 * 1024  # base64 text; screenshots are ~0.1-2 MB each
@@ -85,3 +87,6 @@ class ImageCache:
             if expires > now and len(self._items) <= self.max_items and self._bytes <= self.max_bytes:
                 return
             self._drop(key)
+
+
+IMAGES = web.AppKey("images", ImageCache)  # the image agent's images, across requests

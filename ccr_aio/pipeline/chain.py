@@ -1,4 +1,4 @@
-"""Run a provider's transformer chain around one upstream call (transformers.md §1.6).
+"""Run a provider's transformer chain around one upstream call.
 
 Request: endpoint `request_out` → provider chain `request_in` → model chain `request_in`.
 Response: provider chain reversed → model chain reversed (CCR's order) → endpoint `*_in`.
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..providers import Provider
-from ..transformers._cache_control import strip_cache_control
 from ..transformers.base import Context, Transformer, UpstreamOptions
+from ..transformers.shared.cache_control import strip_cache_control
 
 
 @dataclass

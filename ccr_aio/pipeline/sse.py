@@ -8,16 +8,14 @@ skipped but never terminal (the stream ends at EOF), invalid JSON is skipped, an
 from __future__ import annotations
 
 import codecs
-import json
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 import structlog
 
-log = structlog.get_logger("ccr_aio.sse")
+from ..jsonutil import dumps, loads
 
-_loads = json.loads
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+log = structlog.get_logger("ccr_aio.sse")
 
 
 async def iter_data_lines(byte_chunks: AsyncIterable[bytes]) -> AsyncIterator[str]:
@@ -45,7 +43,7 @@ async def iter_json_chunks(byte_chunks: AsyncIterable[bytes]) -> AsyncIterator[d
         if not payload or payload == "[DONE]":
             continue
         try:
-            chunk = _loads(payload)
+            chunk = loads(payload)
         except ValueError:
             log.debug("sse_invalid_json", payload=payload[:200])
             continue
@@ -55,14 +53,10 @@ async def iter_json_chunks(byte_chunks: AsyncIterable[bytes]) -> AsyncIterator[d
 
 def encode_event(event: dict[str, Any]) -> bytes:
     """Anthropic framing: the event name is the payload's `type`."""
-    return f"event: {event['type']}\ndata: {_dumps(event)}\n\n".encode()
+    return f"event: {event['type']}\ndata: {dumps(event)}\n\n".encode()
 
 
 def encode_data(chunk: dict[str, Any]) -> bytes:
     """OpenAI framing: data lines only."""
-    return f"data: {_dumps(chunk)}\n\n".encode()
+    return f"data: {dumps(chunk)}\n\n".encode()
 
-
-def dumps(obj: Any) -> str:
-    """Compact JSON as upstreams and clients expect it (like JSON.stringify)."""
-    return _dumps(obj)

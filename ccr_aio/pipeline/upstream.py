@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import aiohttp
+from aiohttp import web
 
 from ..errors import ApiError
 from ..providers import Provider
@@ -18,6 +19,7 @@ _DROP_FROM_CLIENT = frozenset(
      "upgrade", "te", "trailer", "proxy-authorization", "proxy-connection", "cookie", "origin", "referer"}
 )
 CONNECT_TIMEOUT_S = 30.0
+HTTP = web.AppKey("http", aiohttp.ClientSession)  # the app's one connection pool to every provider
 
 
 def provider_headers(provider: Provider, options: UpstreamOptions) -> dict[str, str]:

@@ -29,7 +29,7 @@ from ..settings import (
 )
 from ..state import STATE, Snapshot, build_snapshot
 from . import admin_logs
-from .messages import read_json_object
+from .json_body import read_json_object
 
 routes = web.RouteTableDef()
 log = structlog.get_logger("ccr_aio.admin")

@@ -1,4 +1,4 @@
-"""Decide `provider,model` for a request, in Claude Code Router's precedence (product.md §5):
+"""Decide `provider,model` for a request, in Claude Code Router's precedence:
 
 custom router → explicit `provider,model` → image → long context → subagent tag →
 background (claude + haiku) → web search → think → default.

@@ -10,7 +10,6 @@ holding `<session>.jsonl`; per-project and per-session routers live in
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -18,6 +17,9 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import structlog
+from aiohttp import web
+
+from ..jsonutil import loads
 
 log = structlog.get_logger("ccr_aio.sessions")
 K = TypeVar("K")
@@ -55,7 +57,7 @@ def session_id(body: Mapping[str, Any], headers: Mapping[str, str]) -> str | Non
     if isinstance(user_id, str) and user_id:
         if user_id.startswith("{"):
             try:
-                parsed = json.loads(user_id)
+                parsed = loads(user_id)
             except ValueError:
                 parsed = None
             if isinstance(parsed, dict) and parsed.get("session_id"):
@@ -130,3 +132,6 @@ class Sessions:
             if isinstance(data, dict) and isinstance(data.get("Router"), dict):
                 return data["Router"]
         return None
+
+
+SESSIONS = web.AppKey("sessions", Sessions)  # the app's session table

@@ -11,7 +11,6 @@ import asyncio
 import base64
 import functools
 import hashlib
-import json
 import threading
 import types
 from collections import OrderedDict
@@ -20,7 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import tiktoken
+from aiohttp import web
 from tiktoken_ext import openai_public
+
+from ..jsonutil import dumps
 
 BPE_PATH = Path(__file__).resolve().parent.parent / "data" / "cl100k_base.tiktoken"
 BPE_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
@@ -60,10 +62,6 @@ def load_encoding() -> tiktoken.Encoding:
     return tiktoken.Encoding(**definition())
 
 
-def _dumps(value: Any) -> str:
-    # Same text as JS JSON.stringify for JSON data: compact, non-ASCII kept as is.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
 
 def _block_texts(block: Any, out: list[str]) -> None:
     if not isinstance(block, dict):
@@ -74,7 +72,7 @@ def _block_texts(block: Any, out: list[str]) -> None:
             out.append(block["text"])
     elif kind in ("tool_use", "server_tool_use"):
         if "input" in block:
-            out.append(_dumps(block["input"]))
+            out.append(dumps(block["input"]))
     elif kind == "tool_result":
         content = block.get("content")
         if isinstance(content, str):
@@ -84,7 +82,7 @@ def _block_texts(block: Any, out: list[str]) -> None:
                 if isinstance(part, dict) and part.get("type") == "text":
                     out.append(part.get("text") or "")
                 elif isinstance(part, dict) and part.get("type") not in ("image", "document"):
-                    out.append(_dumps(part))
+                    out.append(dumps(part))
     elif kind == "thinking":
         if isinstance(block.get("thinking"), str):
             out.append(block["thinking"])
@@ -111,7 +109,7 @@ def content_texts(body: dict[str, Any]) -> list[str]:
         if isinstance(tool, dict):
             out.append(f"{tool.get('name') or ''}{tool.get('description') or ''}")
             if "input_schema" in tool:
-                out.append(_dumps(tool["input_schema"]))
+                out.append(dumps(tool["input_schema"]))
     return out
 
 
@@ -244,3 +242,6 @@ class TokenCounter:
             cache.update(fresh)
             while len(cache) > self.max_entries:
                 cache.popitem(last=False)
+
+
+TOKENS = web.AppKey("tokens", TokenCounter)  # the app's counter, shared by all requests

@@ -1,13 +1,24 @@
-"""Built-in transformers: every public module of this package registers itself in `BUILTINS`
-with the `@builtin` decorator when imported, so adding a transformer is adding one file."""
+"""Built-in transformers. Importing this package imports every module under it (sub-folders
+included); a class decorated with `@builtin` registers itself in `BUILTINS` then, so adding a
+transformer is adding one module in the folder of its kind. Modules are imported in order of
+their file name, whatever their folder, which keeps the registry's listing order stable.
+
+    base.py      the interface every transformer implements, and the registry
+    endpoint/    the client-facing Anthropic Messages endpoint (client <-> unified)
+    dialects/    one package per provider wire format (unified <-> provider)
+    params/      small request-parameter transformers (max tokens, sampling, extra fields)
+    reasoning/   thinking / reasoning behaviours across providers
+    tools/       tool-call behaviours (ExitTool mode, argument repair)
+    shared/      helpers several folders use; no transformer lives there
+"""
 
 import importlib
 import pkgutil
 
-from .base import BUILTINS, Context, Registry, Transformer, UpstreamOptions, builtin
+from .base import BUILTINS, Context, ProviderInfo, Registry, Transformer, UpstreamOptions, builtin
 
-for _module in pkgutil.iter_modules(__path__):
-    if not _module.name.startswith("_") and _module.name != "base":
-        importlib.import_module(f"{__name__}.{_module.name}")
+_modules = [m.name for m in pkgutil.walk_packages(__path__, f"{__name__}.") if not m.ispkg]
+for _name in sorted(_modules, key=lambda name: name.rsplit(".", 1)[1]):
+    importlib.import_module(_name)
 
-__all__ = ["BUILTINS", "Context", "Registry", "Transformer", "UpstreamOptions", "builtin"]
+__all__ = ["BUILTINS", "Context", "ProviderInfo", "Registry", "Transformer", "UpstreamOptions", "builtin"]

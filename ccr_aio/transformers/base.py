@@ -24,10 +24,21 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
-if TYPE_CHECKING:
-    from ..settings import Provider
+
+class ProviderInfo(Protocol):
+    """What a hook may read of the provider it runs for. The provider table (`providers.py`)
+    is built from transformers, so they name this shape instead of importing it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def api_base_url(self) -> str: ...
+
+    @property
+    def api_key(self) -> str: ...
 
 
 @dataclass
@@ -87,7 +98,7 @@ class Transformer:
         return body
 
     async def request_in(
-        self, request: dict[str, Any], provider: Provider, ctx: Context
+        self, request: dict[str, Any], provider: ProviderInfo, ctx: Context
     ) -> dict[str, Any] | tuple[dict[str, Any], UpstreamOptions]:
         return request
 
@@ -103,7 +114,7 @@ class Transformer:
     def json_in(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
         return body
 
-    def auth(self, headers: dict[str, str], provider: Provider, ctx: Context) -> dict[str, str]:
+    def auth(self, headers: dict[str, str], provider: ProviderInfo, ctx: Context) -> dict[str, str]:
         return headers
 
     def passthrough(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:

@@ -1,0 +1,54 @@
+"""`gemini`: Google AI Studio (Generative Language API) as a provider.
+
+Options: `{"parametersJsonSchema": true}` sends tool schemas verbatim instead of converting them
+to Gemini's Schema subset (only models/endpoints that accept `parametersJsonSchema`);
+`{"max_output_tokens": N}` changes the cap on `maxOutputTokens` (default 65536).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from ...base import Context, ProviderInfo, Transformer, UpstreamOptions, builtin
+from .request import build_request
+from .response import gemini_json_to_unified, gemini_stream_to_unified
+
+
+def gemini_url(base: str, model: str, stream: bool) -> str:
+    """`<base>/<model>:action` for a base ending in `/models`, `<base>/models/<model>:action` for
+    a versioned base, and the v1beta path for a bare host. The reference silently replaced the
+    last path segment of a base without a trailing slash [FIX]."""
+    base = base.rstrip("/") + "/"
+    path = urlsplit(base).path
+    if path == "/":
+        base += "v1beta/models/"
+    elif not path.endswith("/models/"):
+        base += "models/"
+    action = "streamGenerateContent?alt=sse" if stream else "generateContent"
+    return f"{base}{quote(model, safe='-._~')}:{action}"
+
+
+@builtin
+class Gemini(Transformer):
+    name = "gemini"
+
+    async def request_in(
+        self, request: dict[str, Any], provider: ProviderInfo, ctx: Context
+    ) -> tuple[dict[str, Any], UpstreamOptions]:
+        model = request.get("model") or ctx.model
+        body = build_request(
+            request,
+            model,
+            json_schema=bool(self.options.get("parametersJsonSchema")),
+            max_output_tokens=self.options.get("max_output_tokens"),
+        )
+        url = gemini_url(provider.api_base_url, model, request.get("stream") is True)
+        return body, UpstreamOptions(url=url, headers={"x-goog-api-key": provider.api_key, "Authorization": None})
+
+    def stream_out(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+        return gemini_stream_to_unified(chunks, ctx)
+
+    def json_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        return gemini_json_to_unified(body, ctx)

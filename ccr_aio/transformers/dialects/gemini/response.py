@@ -1,0 +1,269 @@
+"""Gemini `GenerateContentResponse` (JSON or SSE chunks) -> unified OpenAI-shaped answers
+(with the [FIX]es).
+
+Thinking follows the thinking protocol (docs/architecture.md): thought parts stream as
+`delta.thinking.content`, and the first `thoughtSignature` (tagged, see `request.py`) ends the
+block. On Gemini 3 the signature arrives with the answer, after the thoughts, so answer text that
+comes first is held back until it does (otherwise the client would close the thinking block with a
+made-up signature and the real one could never be replayed). A finish always yields its own chunk
+with the usage.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ....errors import ApiError
+from ....jsonutil import dumps
+from ...base import Context
+from ...shared.chunks import new_chunk, new_completion, run_converter
+from .request import is_gemini3, mark_signature
+
+_FILTERED = frozenset(
+    {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT"}
+)
+NO_CONTENT = "(no content)"
+
+
+def finish_reason(reason: Any, had_tools: bool) -> str | None:
+    if not isinstance(reason, str) or not reason:
+        return None
+    if reason == "STOP":
+        return "tool_calls" if had_tools else "stop"
+    if reason == "MAX_TOKENS":
+        return "length"
+    if reason in _FILTERED:
+        return "content_filter"
+    return reason.lower()
+
+
+def unified_usage(meta: Any) -> dict[str, Any]:
+    """usageMetadata -> unified usage. Thought tokens count as output, as Anthropic and OpenAI
+    count them (the reference left them out of completion_tokens)."""
+    meta = meta if isinstance(meta, dict) else {}
+    prompt = meta.get("promptTokenCount") or 0
+    thoughts = meta.get("thoughtsTokenCount") or 0
+    completion = (meta.get("candidatesTokenCount") or 0) + thoughts
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": meta.get("totalTokenCount") or prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": meta.get("cachedContentTokenCount") or 0},
+        "output_tokens_details": {"reasoning_tokens": thoughts},
+    }
+
+
+def gemini_error(error: Any) -> dict[str, Any]:
+    """A Gemini `{code, message, status}` error -> the unified error object (numeric `code`
+    picks the Anthropic error type downstream; Gemini's string `status` would not)."""
+    if not isinstance(error, dict):
+        return {"message": str(error), "code": 500}
+    code = error.get("code")
+    message = error.get("message") or dumps(error)
+    if error.get("status"):
+        message = f"{error['status']}: {message}"
+    return {"message": message, "code": code if isinstance(code, int) else 500}
+
+
+def _blocked(body: dict[str, Any]) -> dict[str, Any]:
+    feedback = body.get("promptFeedback") if isinstance(body.get("promptFeedback"), dict) else {}
+    reason = feedback.get("blockReason")
+    if reason:
+        message = f"Gemini blocked the prompt ({reason})"
+        if feedback.get("blockReasonMessage"):
+            message += f": {feedback['blockReasonMessage']}"
+        return {"message": message, "code": 400}
+    return {"message": f"Gemini returned no candidates: {dumps(body)[:500]}", "code": 502}
+
+
+def annotations(grounding: Any) -> list[dict[str, Any]]:
+    """groundingMetadata -> url_citation annotations."""
+    if not isinstance(grounding, dict):
+        return []
+    supports = [s for s in grounding.get("groundingSupports") or () if isinstance(s, dict)]
+    result = []
+    for index, chunk in enumerate(grounding.get("groundingChunks") or ()):
+        web = chunk.get("web") if isinstance(chunk, dict) else None
+        if not isinstance(web, dict):
+            continue
+        support = next((s for s in supports if index in (s.get("groundingChunkIndices") or ())), None)
+        segment = support.get("segment") if support and isinstance(support.get("segment"), dict) else {}
+        result.append(
+            {
+                "type": "url_citation",
+                "url_citation": {
+                    "url": web.get("uri") or "",
+                    "title": web.get("title") or "",
+                    "content": segment.get("text") or "",
+                    "start_index": segment.get("startIndex") or 0,
+                    "end_index": segment.get("endIndex") or 0,
+                },
+            }
+        )
+    return result
+
+
+def _parts(candidate: dict[str, Any]) -> list[dict[str, Any]]:
+    content = candidate.get("content")
+    parts = content.get("parts") if isinstance(content, dict) else None
+    return [p for p in parts if isinstance(p, dict)] if isinstance(parts, list) else []
+
+
+def _signature(parts: list[dict[str, Any]]) -> str | None:
+    return next((p["thoughtSignature"] for p in parts if p.get("thoughtSignature")), None)
+
+
+def _tool_call(call: dict[str, Any], tool_id: str) -> dict[str, Any]:
+    args = call.get("args")
+    return {
+        "id": call.get("id") or tool_id,
+        "type": "function",
+        "function": {"name": call.get("name") or "", "arguments": dumps(args if isinstance(args, dict) else {})},
+    }
+
+
+def gemini_json_to_unified(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    if body.get("error") is not None:
+        error = gemini_error(body["error"])
+        raise ApiError(error["code"] if 400 <= error["code"] < 600 else 502, error["message"])
+    candidates = body.get("candidates")
+    candidate = candidates[0] if isinstance(candidates, list) and candidates else None
+    if not isinstance(candidate, dict):
+        error = _blocked(body)
+        raise ApiError(error["code"], error["message"])
+    parts = _parts(candidate)
+    thinking_text = "".join(p.get("text") or "" for p in parts if p.get("thought"))
+    text = "\n".join(p["text"] for p in parts if not p.get("thought") and isinstance(p.get("text"), str) and p["text"])
+    calls = [
+        _tool_call(p["functionCall"], ctx.new_id("tool_"))
+        for p in parts
+        if not p.get("thought") and isinstance(p.get("functionCall"), dict)
+    ]
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    signature = _signature(parts)
+    if thinking_text or signature:
+        thinking: dict[str, Any] = {"content": thinking_text or NO_CONTENT}
+        if signature:
+            thinking["signature"] = mark_signature(signature)
+        message["thinking"] = thinking
+    if calls:
+        message["tool_calls"] = calls
+    cited = annotations(candidate.get("groundingMetadata"))
+    if cited:
+        message["annotations"] = cited
+    return new_completion(
+        body.get("responseId") or ctx.new_id("chatcmpl-"),
+        int(time.time()),
+        body.get("modelVersion") or ctx.model,
+        message,
+        finish_reason(candidate.get("finishReason"), bool(calls)),
+        unified_usage(body.get("usageMetadata")),
+    )
+
+
+class _Stream:
+    """Per-stream state of the chunk conversion; `feed` returns the unified chunks for one
+    Gemini chunk."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.id = ""
+        self.model = ctx.model
+        self.created = int(time.time())
+        self.has_thinking = False
+        self.signed = False  # the current thinking block got its signature
+        self.pending: list[str] = []  # Gemini 3 answer text waiting for the signature
+        self.tool_index = -1
+        self.cited = False
+        self.usage: dict[str, Any] | None = None  # last usage not yet sent
+        self.out: list[dict[str, Any]] = []
+
+    def emit(self, delta: dict[str, Any], finish: str | None = None, usage: dict[str, Any] | None = None) -> None:
+        self.out.append(new_chunk(self.id, self.created, self.model, delta, finish, usage))
+
+    def flush_pending(self) -> None:
+        if self.pending:
+            self.emit({"role": "assistant", "content": "".join(self.pending)})
+            self.pending = []
+
+    def feed(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
+        self.out = []
+        if chunk.get("error") is not None:
+            self.flush_pending()
+            self.out.append({"error": gemini_error(chunk["error"])})
+            return self.out
+        self.id = chunk.get("responseId") or self.id
+        self.model = chunk.get("modelVersion") or self.model
+        if chunk.get("usageMetadata"):
+            self.usage = unified_usage(chunk["usageMetadata"])
+        candidates = chunk.get("candidates")
+        candidate = candidates[0] if isinstance(candidates, list) and candidates else None
+        if not isinstance(candidate, dict):
+            if isinstance(chunk.get("promptFeedback"), dict) and chunk["promptFeedback"].get("blockReason"):
+                self.out.append({"error": _blocked(chunk)})
+            elif self.usage is not None:
+                self.emit({}, usage=self.usage)
+                self.usage = None
+            return self.out
+        self.candidate(candidate)
+        return self.out
+
+    def candidate(self, candidate: dict[str, Any]) -> None:
+        parts = _parts(candidate)
+        for part in parts:
+            if part.get("thought") and isinstance(part.get("text"), str) and part["text"]:
+                self.signed = False  # thoughts after a signed block start a new block
+                self.has_thinking = True
+                self.emit({"role": "assistant", "content": None, "thinking": {"content": part["text"]}})
+        signature = _signature(parts)
+        if signature and not self.signed:
+            if not self.has_thinking:  # a signature needs a thinking block to travel in
+                self.emit({"role": "assistant", "content": None, "thinking": {"content": NO_CONTENT}})
+            self.emit({"role": "assistant", "content": None, "thinking": {"signature": mark_signature(signature)}})
+            self.signed = self.has_thinking = True
+            self.flush_pending()
+        text = "\n".join(
+            p["text"] for p in parts if not p.get("thought") and isinstance(p.get("text"), str) and p["text"]
+        )
+        if text and self.has_thinking and not self.signed:
+            if is_gemini3(self.model):
+                self.pending.append(text)
+                text = ""
+            else:  # Gemini 2.5 signs function calls only: close the block now
+                self.emit({"role": "assistant", "content": None, "thinking": {"signature": self.ctx.new_id("ccr_")}})
+                self.signed = True
+        delta: dict[str, Any] = {}
+        if text:
+            delta = {"role": "assistant", "content": text}
+        cited = [] if self.cited else annotations(candidate.get("groundingMetadata"))
+        if cited:
+            self.cited = True
+            delta["annotations"] = cited
+        if delta:
+            self.emit(delta)
+        for part in parts:
+            call = part.get("functionCall")
+            if isinstance(call, dict) and not part.get("thought"):
+                self.flush_pending()
+                self.tool_index += 1
+                tool = _tool_call(call, self.ctx.new_id("ccr_tool_"))
+                self.emit({"role": "assistant", "tool_calls": [{**tool, "index": self.tool_index}]})
+        reason = candidate.get("finishReason")
+        if reason:
+            self.flush_pending()
+            self.emit({}, finish_reason(reason, self.tool_index >= 0), self.usage)
+            self.usage = None
+
+    def end(self) -> list[dict[str, Any]]:
+        self.out = []
+        self.flush_pending()
+        if self.usage is not None:
+            self.emit({}, usage=self.usage)
+        return self.out
+
+
+def gemini_stream_to_unified(chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+    stream = _Stream(ctx)
+    return run_converter(chunks, stream.feed, stream.end)

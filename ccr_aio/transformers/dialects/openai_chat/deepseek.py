@@ -1,0 +1,46 @@
+"""`deepseek`: DeepSeek's chat API (with the [FIX]es).
+
+Request: `max_tokens` capped (DeepSeek rejects larger values), and the reasoning of earlier
+assistant turns replayed as `reasoning_content`: in thinking mode DeepSeek answers 400 when an
+assistant turn lacks the field, so turns without reasoning get an empty one. Response: `reasoning_content` becomes signed thinking, streamed or not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ...base import Context, ProviderInfo, Transformer, builtin
+from ...reasoning.thinking import (
+    ReasoningFields,
+    message_reasoning,
+    reasoning_stream,
+    replay_reasoning,
+    thinking_mode,
+)
+
+# vLLM-served DeepSeek models put the same text in `reasoning`.
+FIELDS = ReasoningFields(keys=("reasoning_content", "reasoning"))
+MAX_TOKENS = 8192
+
+
+@builtin
+class DeepSeek(Transformer):
+    name = "deepseek"
+
+    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
+        request = dict(request)
+        limit = self.options.get("max_tokens", MAX_TOKENS)  # beyond the spec: deepseek-reasoner allows more
+        max_tokens = request.get("max_tokens")
+        if isinstance(max_tokens, int) and isinstance(limit, int) and max_tokens > limit:
+            request["max_tokens"] = limit
+        if isinstance(request.get("messages"), list):
+            placeholder = thinking_mode(request)
+            request["messages"] = replay_reasoning(request["messages"], "reasoning_content", placeholder)
+        return request
+
+    def stream_out(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+        return reasoning_stream(chunks, FIELDS, ctx)
+
+    def json_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        return message_reasoning(body, FIELDS, ctx)

@@ -1,0 +1,63 @@
+"""The endpoint transformer of `/v1/messages`: Anthropic Messages ⇄ the unified shape.
+
+The conversions live in `request.py`, `response.py` and
+`stream.py` beside it; this class only wires them to the chain's hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..base import Context, ProviderInfo, Transformer, builtin
+from .request import anthropic_to_unified
+from .response import unified_to_anthropic_message
+from .stream import unified_to_anthropic_stream
+
+
+@builtin
+class Anthropic(Transformer):
+    name = "Anthropic"
+    endpoint = "/v1/messages"
+
+    def request_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        return anthropic_to_unified(body)
+
+    def stream_in(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+        return unified_to_anthropic_stream(chunks, ctx)
+
+    def json_in(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        return unified_to_anthropic_message(body, ctx.client_model)
+
+    def passthrough(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        """Forward as is, minus thinking blocks another provider signed: after a mid-session
+        model switch Anthropic would reject the whole request over "invalid signature"."""
+        body = dict(body)
+        messages = body.get("messages")
+        if isinstance(messages, list):
+            body["messages"] = [_without_foreign_thinking(m) for m in messages]
+        return body
+
+    def auth(self, headers: dict[str, str], provider: ProviderInfo, ctx: Context) -> dict[str, str]:
+        """Passthrough credentials: the provider's key replaces whatever the client sent."""
+        headers = {k: v for k, v in headers.items() if k.lower() not in ("x-api-key", "authorization")}
+        if self.options.get("UseBearer"):
+            headers["authorization"] = f"Bearer {provider.api_key}"
+        else:
+            headers["x-api-key"] = provider.api_key
+        return headers
+
+
+def _is_foreign(block: Any) -> bool:
+    return (
+        isinstance(block, dict)
+        and block.get("type") == "thinking"
+        and str(block.get("signature") or "ccr_").startswith("ccr_")
+    )
+
+
+def _without_foreign_thinking(message: Any) -> Any:
+    content = message.get("content") if isinstance(message, dict) else None
+    if message.get("role") != "assistant" or not isinstance(content, list) or not any(map(_is_foreign, content)):
+        return message
+    return {**message, "content": [b for b in content if not _is_foreign(b)]}

@@ -1,0 +1,1 @@
+"""Request-parameter transformers: small request hooks that cap, pin or add fields."""

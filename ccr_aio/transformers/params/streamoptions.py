@@ -1,0 +1,18 @@
+"""`streamoptions`: ask OpenAI-compatible upstreams for usage in streams. Without
+`stream_options.include_usage` OpenAI streams carry no token counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..base import Context, ProviderInfo, Transformer, builtin
+
+
+@builtin
+class StreamOptions(Transformer):
+    name = "streamoptions"
+
+    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
+        if request.get("stream") is not True:
+            return request
+        return {**request, "stream_options": {"include_usage": True}}

@@ -1,0 +1,59 @@
+"""`reasoning`: generic `reasoning_content` providers, Qwen/DashScope style.
+
+Option `enable` (default true). Request: the Qwen switches `thinking` / `enable_thinking`, and
+earlier turns' reasoning replayed as `reasoning_content`. Response (when enabled): reasoning
+becomes signed thinking; the signature chunk never repeats the tool calls that ended the
+reasoning (the reference duplicated their arguments).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..base import Context, ProviderInfo, Transformer, builtin
+from .thinking import (
+    ReasoningFields,
+    message_reasoning,
+    reasoning_stream,
+    replay_reasoning,
+    thinking_mode,
+)
+
+# Newer vLLM releases renamed `reasoning_content` to `reasoning`.
+FIELDS = ReasoningFields(keys=("reasoning_content", "reasoning"))
+
+
+@builtin
+class Reasoning(Transformer):
+    name = "reasoning"
+
+    @property
+    def enabled(self) -> bool:
+        return self.options.get("enable", True) is not False
+
+    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
+        request = dict(request)
+        if not self.enabled:
+            request["thinking"] = {"type": "disabled", "budget_tokens": -1}
+            request["enable_thinking"] = False
+        elif isinstance(request.get("reasoning"), dict):
+            thinking: dict[str, Any] = {"type": "enabled"}
+            budget = request["reasoning"].get("max_tokens")
+            if budget is not None:
+                thinking["budget_tokens"] = budget
+            request["thinking"] = thinking
+            request["enable_thinking"] = True
+        if isinstance(request.get("messages"), list):
+            field = "reasoning_content" if self.enabled else None
+            placeholder = self.enabled and thinking_mode(request)  # Kimi and DeepSeek need the field
+            request["messages"] = replay_reasoning(request["messages"], field, placeholder)
+        return request
+
+    def stream_out(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+        if not self.enabled:
+            return chunks
+        return reasoning_stream(chunks, FIELDS, ctx)
+
+    def json_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        return message_reasoning(body, FIELDS, ctx) if self.enabled else body

@@ -1,0 +1,1 @@
+"""Helpers used by several transformer folders; no transformer lives here."""

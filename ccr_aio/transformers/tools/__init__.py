@@ -1,0 +1,1 @@
+"""Tool-call behaviours: `tooluse` (ExitTool mode) and `enhancetool` (argument repair)."""
