@@ -1,4 +1,5 @@
-"""Read and write the config file safely: shape checks, timestamped backups, atomic replace.
+"""Read and write the config file safely: checks (by the config model), timestamped backups,
+atomic replace.
 
 A save never leaves a half-written config behind: the new text goes to a temp file in the same
 directory, is fsynced, and is renamed over the old file (rename is atomic on POSIX); the
@@ -18,12 +19,13 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from .settings import parse_config_text
+from .config import ROUTER_SCENARIOS, Config, Problem, describe, parse_config
+from .settings import interpolate, parse_config_text
 
 try:  # POSIX only; without it, writes are still atomic, just not serialised across processes
     import fcntl
@@ -31,7 +33,6 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 BACKUPS_KEPT = 3
-ROUTER_SCENARIOS = ("default", "background", "think", "longContext", "webSearch", "image")
 _STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$")
 
 
@@ -42,128 +43,24 @@ class StoreError(Exception):
 # ---------------------------------------------------------------- validation
 
 
-def validate(config: Any) -> list[str]:
-    """Everything wrong with the shape of a config, as readable messages (empty = fine)."""
-    if not isinstance(config, dict):
-        return [f"the config must be a JSON object, got {_kind(config)}"]
-    errors: list[str] = []
-    for key in ("Providers", "providers"):
-        if key in config:
-            _check_providers(config[key], key, errors)
-    if "Router" in config:
-        _check_router(config["Router"], errors)
-    if "transformers" in config:
-        _check_plugins(config["transformers"], errors)
-    port = config.get("PORT")
-    if port is not None and not isinstance(port, str) and not (
-            isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536):
-        errors.append(f"PORT must be a port number (1-65535), got {port!r}")
-    if config.get("APIKEY") is not None and not isinstance(config["APIKEY"], str):
-        errors.append("APIKEY must be a string")
-    return errors
+def problems(config: Any, env: Mapping[str, str] = os.environ) -> tuple[Problem, ...]:
+    """Everything wrong with a config as stored (`$VARS` are resolved from `env` first), by
+    the config model's one validator."""
+    return parse_config(interpolate(config, env)).problems
 
 
-def _kind(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-            type(None): "null"}.get(type(value), "a number")
+def validate(config: Any, env: Mapping[str, str] = os.environ) -> list[str]:
+    """The messages of `problems` (empty = fine)."""
+    return [p.message for p in problems(config, env)]
 
 
-def _check_providers(providers: Any, key: str, errors: list[str]) -> None:
-    if not isinstance(providers, list):
-        errors.append(f"{key} must be an array, got {_kind(providers)}")
-        return
-    seen: set[str] = set()
-    for i, entry in enumerate(providers):
-        where = f"{key}[{i}]"
-        if not isinstance(entry, dict):
-            errors.append(f"{where} must be an object, got {_kind(entry)}")
-            continue
-        name = entry.get("name")
-        if not isinstance(name, str) or not name.strip():
-            errors.append(f"{where}.name is required (a non-empty string)")
-        else:
-            where = f"{key}[{i}] ({name})"
-            if name.lower() in seen:
-                errors.append(f"{where}: duplicate provider name")
-            seen.add(name.lower())
-        url = entry.get("api_base_url") or entry.get("baseUrl") or entry.get("baseurl")
-        if not isinstance(url, str) or not url.strip():
-            errors.append(f"{where}.api_base_url is required (the full endpoint URL)")
-        if entry.get("api_key") is not None and not isinstance(entry["api_key"], str):
-            errors.append(f"{where}.api_key must be a string")
-        models = entry.get("models", [])
-        if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
-            errors.append(f"{where}.models must be an array of strings")
-        _check_transformer_spec(entry.get("transformer"), f"{where}.transformer", errors)
-
-
-def _check_transformer_spec(spec: Any, where: str, errors: list[str]) -> None:
-    if spec is None:
-        return
-    if not isinstance(spec, dict):
-        errors.append(f"{where} must be an object like {{\"use\": [...]}}, got {_kind(spec)}")
-        return
-    for key, value in spec.items():
-        if key == "use":
-            _check_use(value, f"{where}.use", errors)
-        elif not isinstance(value, dict):
-            errors.append(f"{where}.{key} must be an object like {{\"use\": [...]}}")
-        else:
-            _check_use(value.get("use"), f"{where}.{key}.use", errors)
-
-
-def _check_use(use: Any, where: str, errors: list[str]) -> None:
-    if use is None:
-        return
-    if not isinstance(use, list):
-        errors.append(f"{where} must be an array of transformer names or [name, options]")
-        return
-    for j, item in enumerate(use):
-        ok = isinstance(item, str) and item or (
-            isinstance(item, list) and 1 <= len(item) <= 2 and isinstance(item[0], str)
-            and (len(item) == 1 or isinstance(item[1], dict)))
-        if not ok:
-            errors.append(f"{where}[{j}] must be a name or [name, {{options}}], got {item!r}"[:300])
-
-
-def _check_router(router: Any, errors: list[str]) -> None:
-    if not isinstance(router, dict):
-        errors.append(f"Router must be an object, got {_kind(router)}")
-        return
-    for key in ROUTER_SCENARIOS:
-        value = router.get(key)
-        if value is not None and not isinstance(value, str):
-            errors.append(f"Router.{key} must be a string \"provider,model\", got {_kind(value)}")
-        elif value and "," not in value:
-            errors.append(f"Router.{key} must be \"provider,model\", got {value!r}")
-    threshold = router.get("longContextThreshold")
-    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
-        errors.append("Router.longContextThreshold must be a number")
-
-
-def _check_plugins(plugins: Any, errors: list[str]) -> None:
-    if not isinstance(plugins, list):
-        errors.append(f"transformers must be an array of {{\"path\": ..., \"options\": {{...}}}}, got {_kind(plugins)}")
-        return
-    for i, item in enumerate(plugins):
-        if not isinstance(item, dict):
-            errors.append(f"transformers[{i}] must be an object, got {_kind(item)}")
-            continue
-        if not isinstance(item.get("path"), str) or not item["path"].strip():
-            errors.append(f"transformers[{i}].path is required (a file path)")
-        if item.get("options") is not None and not isinstance(item["options"], dict):
-            errors.append(f"transformers[{i}].options must be an object")
-
-
-def router_warnings(config: dict[str, Any], providers: list[Any]) -> list[str]:
-    """Router entries naming a provider/model that `providers` (interpolated) does not have."""
-    known = {(str(p.get("name", "")).lower(), str(m).lower()) for p in providers if isinstance(p, dict)
-             for m in (p.get("models") or []) if isinstance(p.get("models"), list)}
-    router = config.get("Router") if isinstance(config.get("Router"), dict) else {}
+def router_warnings(config: Config) -> list[str]:
+    """Router entries naming a provider/model that the config's Providers do not have."""
+    known = {(p.name.lower(), m.lower()) for p in config.providers for m in p.models}
     warnings = []
     for key in ROUTER_SCENARIOS:
-        value = router.get(key)
-        if isinstance(value, str) and value:
+        value = config.router.pair(key)
+        if value:
             provider, _, model = value.partition(",")
             if (provider.strip().lower(), model.strip().lower()) not in known:
                 warnings.append(f"Router.{key} '{value}' is not a configured provider,model")
@@ -195,14 +92,14 @@ def save(path: Path, config: dict[str, Any]) -> Path | None:
 
 def update(path: Path, change: Callable[[dict[str, Any]], None]) -> Path | None:
     """Read-modify-write under the cross-process lock: `change` edits the raw dict in place
-    (raising ValueError to refuse); the result must pass `validate`."""
+    (raising ValueError to refuse); the result must have no problems."""
     target = _real(path)
     with _locked(target):
         raw = read_raw(target)
         change(raw)
-        errors = validate(raw)
-        if errors:
-            raise ValueError("; ".join(errors))
+        found = problems(raw)
+        if found:
+            raise ValueError(describe(found))
         return _backup_and_write(target, dumps(raw).encode("utf-8"))
 
 

@@ -72,7 +72,7 @@ def _is_public(path: str) -> bool:
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     settings = request.app[STATE].current.settings
-    if settings.providers and not settings.apikey:
+    if settings.config.providers and not settings.apikey:
         origin = request.headers.get("Origin")
         port = request.url.port or settings.port
         allowed = (f"http://127.0.0.1:{port}", f"http://localhost:{port}")

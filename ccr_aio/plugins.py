@@ -60,25 +60,23 @@ class PluginCreateError(ConfigError):
 
 def load_plugins(settings: Settings, base: Registry) -> tuple[Registry, list[str]]:
     """`base` plus the configured plugins (a copy; `base` is untouched), and one message per
-    plugin that failed to load."""
-    entries = settings.config.get("transformers", settings.config.get("Transformers"))
-    if not entries:
+    plugin that failed to load (an entry the config model found broken counts as failed)."""
+    specs = settings.config.plugins
+    if not specs:
         return base, []
-    if not isinstance(entries, list):
-        return base, [f"{settings.config_path}: transformers must be a list of {{path, options}} objects"]
     registry, errors = base.copy(), []
-    for position, entry in enumerate(entries):
-        ref = entry.get("path") if isinstance(entry, dict) else entry
+    for position, spec in enumerate(specs):
+        where = spec.path or f"entry #{position}"
         try:
-            ref, options = _parse_entry(entry)
-            plugin = adapt(_load_class(ref, settings.home), options, ref)
+            if spec.problem:
+                raise PluginError(spec.problem)
+            plugin = adapt(_load_class(spec.path, settings.home), dict(spec.options), spec.path)
         except (Exception, SystemExit) as exc:  # anything in user code: report it, keep the others
-            where = ref if isinstance(ref, str) and ref else f"entry #{position}"
             errors.append(f"transformer plugin {where}: {_describe(exc)}")
             continue
         replaced = base.get(plugin.name)
         registry.register(plugin, plugin.name)
-        log.info("transformer_plugin_loaded", name=plugin.name, path=ref, overrides_builtin=replaced is not None)
+        log.info("transformer_plugin_loaded", name=plugin.name, path=spec.path, overrides_builtin=replaced is not None)
     return registry, errors
 
 
@@ -91,19 +89,6 @@ def plugin_hint(errors: list[str]) -> Iterator[None]:
         if errors and "unknown transformer" in str(exc):
             raise ConfigError(f"{exc} (failed to load: {'; '.join(errors)})") from None
         raise
-
-
-def _parse_entry(entry: Any) -> tuple[str, dict[str, Any]]:
-    if isinstance(entry, str):
-        entry = {"path": entry}
-    if not isinstance(entry, dict):
-        raise PluginError(f"an entry must be an object with a path, got {entry!r}")
-    ref, options = entry.get("path"), entry.get("options")
-    if not isinstance(ref, str) or not ref.strip():
-        raise PluginError("`path` is missing (a .py file or a module:Class reference)")
-    if options is not None and not isinstance(options, dict):
-        raise PluginError("`options` must be an object")
-    return ref.strip(), dict(options or {})
 
 
 def _load_class(ref: str, home: Path) -> type:

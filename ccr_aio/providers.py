@@ -1,11 +1,13 @@
-"""The provider table: CCR provider entries with their transformer chains instantiated."""
+"""The provider table: configured providers with their transformer chains instantiated."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .settings import ConfigError, Settings
+from .config import ConfigError, ConfigInvalid, ProviderConfig, TransformerUse, parse_provider_config
+from .settings import Settings
 from .transformers.base import Registry, Transformer
 
 
@@ -17,7 +19,7 @@ class Provider:
     models: tuple[str, ...] = ()
     chain: tuple[Transformer, ...] = ()
     model_chains: dict[str, tuple[Transformer, ...]] = field(default_factory=dict)
-    entry: dict[str, Any] = field(default_factory=dict)
+    config: ProviderConfig | None = None  # what it was built from (None when made by hand)
 
     def find_model(self, model: str) -> str | None:
         """The configured spelling of `model` (case-insensitive), or None."""
@@ -28,66 +30,53 @@ class Provider:
         return self.model_chains.get(model, ())
 
 
-def parse_use(use: Any, registry: Registry, where: str) -> tuple[Transformer, ...]:
-    """`use: ["name", ["name", {options}], ...]` -> fresh instances, one per entry."""
-    if use is None:
-        return ()
-    if not isinstance(use, list):
-        raise ConfigError(f"{where}: transformer 'use' must be a list")
+def find(providers: Mapping[str, Provider], provider: str, model: str) -> tuple[Provider, str] | None:
+    """(provider, configured model spelling) for a case-insensitive `provider,model`."""
+    found = providers.get(provider.lower())
+    if found is None:
+        return None
+    spelled = found.find_model(model)
+    return (found, spelled) if spelled else None
+
+
+def build_chain(use: tuple[TransformerUse, ...], registry: Registry, where: str) -> tuple[Transformer, ...]:
+    """Fresh transformer instances for a `use` list, one per entry."""
     chain = []
-    for item in use:
-        if isinstance(item, str):
-            name, options = item, None
-        elif isinstance(item, list) and item and isinstance(item[0], str):
-            name = item[0]
-            options = item[1] if len(item) > 1 and isinstance(item[1], dict) else None
-        else:
-            raise ConfigError(f"{where}: bad transformer entry {item!r}")
+    for entry in use:
         try:
-            chain.append(registry.create(name, options))
+            chain.append(registry.create(entry.name, entry.fresh_options()))
         except KeyError:
-            raise ConfigError(f"{where}: unknown transformer '{name}'") from None
+            raise ConfigError(f"{where}: unknown transformer '{entry.name}'") from None
     return tuple(chain)
 
 
-def build_provider(entry: dict[str, Any], registry: Registry) -> Provider:
-    name = entry.get("name")
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"provider without a name: {sorted(entry)}")
-    url = entry.get("api_base_url") or entry.get("baseUrl") or entry.get("baseurl")
-    if not isinstance(url, str) or not url:
-        raise ConfigError(f"provider '{name}': api_base_url is required")
-    models = entry.get("models") or []
-    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
-        raise ConfigError(f"provider '{name}': models must be a list of strings")
-    spec = entry.get("transformer") or {}
-    if not isinstance(spec, dict):
-        raise ConfigError(f"provider '{name}': transformer must be an object")
-    chain = parse_use(spec.get("use"), registry, f"provider '{name}'")
-    model_chains = {
-        model: parse_use(value.get("use"), registry, f"provider '{name}' model '{model}'")
-        for model, value in spec.items()
-        if model != "use" and isinstance(value, dict)
-    }
+def build_provider(spec: ProviderConfig | Mapping[str, Any], registry: Registry) -> Provider:
+    """A provider from its config (a raw entry is parsed by the config model first)."""
+    if not isinstance(spec, ProviderConfig):
+        parsed = parse_provider_config(spec)
+        if parsed.value is None:
+            raise ConfigInvalid("", parsed.problems)
+        spec = parsed.value
+    where = f"provider '{spec.name}'"
     return Provider(
-        name=name,
-        api_base_url=url,
-        api_key=str(entry.get("api_key") or entry.get("apiKey") or ""),
-        models=tuple(models),
-        chain=chain,
-        model_chains=model_chains,
-        entry=entry,
+        name=spec.name,
+        api_base_url=spec.api_base_url,
+        api_key=spec.api_key,
+        models=spec.models,
+        chain=build_chain(spec.transformer.use, registry, where),
+        model_chains={model: build_chain(use, registry, f"{where} model '{model}'")
+                      for model, use in spec.transformer.models.items()},
+        config=spec,
     )
 
 
 def build_providers(settings: Settings, registry: Registry) -> dict[str, Provider]:
-    """Provider table keyed by lower-cased name; any bad entry is a start-up error."""
+    """Provider table keyed by lower-cased name (names are unique: the model refuses
+    duplicates); an unknown transformer is a start-up error."""
     table: dict[str, Provider] = {}
-    for entry in settings.providers:
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{settings.config_path}: each provider must be an object")
+    for spec in settings.config.providers:
         try:
-            provider = build_provider(entry, registry)
+            provider = build_provider(spec, registry)
         except ConfigError as exc:
             raise ConfigError(f"{settings.config_path}: {exc}") from None
         table[provider.name.lower()] = provider

@@ -1,8 +1,10 @@
-"""Load the JSON5 config file into an immutable `Settings` snapshot.
+"""The loader: the JSON5 config file -> an immutable `Settings`.
 
-A request holds one snapshot from start to end; a reload builds a new one and swaps a
-reference. `raw` is the file as stored (so `$VARS` stay references when written back);
-`config` is the same tree with `$VAR`/`${VAR}` replaced from the environment.
+Reading the file, `$VAR`/`${VAR}` interpolation, the env/CLI overrides and the binding rules
+live here; what the keys mean and what is valid is the config model (`ccr_aio.config`).
+A request holds one `Settings` (inside its snapshot) from start to end; a reload builds a new
+one and swaps a reference. `raw` is the file as stored (so `$VARS` stay references and unknown
+keys survive when it is written back); `config` is the typed, interpolated model.
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ from typing import Any
 
 import pyjson5
 
+from .config import Config, ConfigError, ConfigInvalid, Problem, parse_config
+
+__all__ = [
+    "DEFAULT_CONFIG", "ConfigError", "ConfigInvalid", "Settings", "build_settings", "default_config_path",
+    "interpolate", "load_settings", "parse_config_text",
+]
+
 DEFAULT_PORT = 3456
 DEFAULT_TIMEOUT_MS = 600_000
 DEFAULT_CONFIG: dict[str, Any] = {"PORT": DEFAULT_PORT, "Providers": [], "Router": {}}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
-
-
-class ConfigError(Exception):
-    """The config file cannot be used; the message names the file and the problem."""
 
 
 def default_home() -> Path:
@@ -82,9 +87,15 @@ def ensure_config_file(path: Path) -> None:
 
 @dataclass(frozen=True)
 class Settings:
+    """One config version: the typed `config`, and the values the process runs with after the
+    environment and command-line overrides and the binding rules."""
+
     config_path: Path
-    raw: dict[str, Any]
-    config: dict[str, Any]
+    raw: dict[str, Any]  # the file as stored: written back as is, `$VARS` and unknown keys kept
+    config: Config
+    # The stored tree with `$VARS` replaced: handed to user code (a custom router) as CCR does.
+    # ccr-aio itself reads `config`.
+    interpolated: dict[str, Any] = field(default_factory=dict)
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     apikey: str | None = None
@@ -92,9 +103,9 @@ class Settings:
     log_level: str = "info"
     api_timeout_ms: int = DEFAULT_TIMEOUT_MS
     proxy_url: str | None = None
-    router: dict[str, Any] = field(default_factory=dict)
-    providers: list[dict[str, Any]] = field(default_factory=list)
     warnings: tuple[str, ...] = ()
+    # Problems that did not stop the load (broken plugin entries, skipped); a save refuses them.
+    problems: tuple[Problem, ...] = ()
 
     @property
     def home(self) -> Path:
@@ -115,37 +126,42 @@ def build_settings(
     env: Mapping[str, str] = os.environ,
     overrides: Mapping[str, Any] | None = None,
 ) -> Settings:
-    """Apply interpolation, env and CLI overrides, and the binding rules (README, "Binding and auth")."""
-    config = interpolate(raw, env)
-    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    source = str(config_path)
+    """Interpolate `$VARS`, parse (ConfigInvalid lists every problem), then apply the env and
+    CLI overrides and the binding rules."""
+    interpolated = interpolate(raw, env)
+    parsed = parse_config(interpolated)
+    if parsed.value is None:
+        raise ConfigInvalid(str(config_path), parsed.problems)
+    return bind(parsed.value, config_path, raw, interpolated, env, overrides, parsed.problems)
 
-    providers = config.get("Providers", config.get("providers"))
-    providers = [] if providers is None else providers
-    if not isinstance(providers, list):
-        raise ConfigError(f"{source}: Providers must be a list")
-    router = config.get("Router")
-    router = {} if router is None else router
-    if not isinstance(router, dict):
-        raise ConfigError(f"{source}: Router must be an object")
+
+def bind(
+    config: Config,
+    config_path: Path,
+    raw: dict[str, Any],
+    interpolated: dict[str, Any],
+    env: Mapping[str, str],
+    overrides: Mapping[str, Any] | None,
+    problems: tuple[Problem, ...] = (),
+) -> Settings:
+    """The values the process runs with: CLI flag, else environment, else the file, else the
+    default; then who may connect decides where to listen."""
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
 
     def pick(key: str, *env_keys: str) -> Any:
         if key in overrides:
             return overrides[key]
-        for name in env_keys:
-            if env.get(name):
-                return env[name]
-        return config.get(key)
+        return next((env[name] for name in env_keys if env.get(name)), None)
 
-    port = pick("PORT", "SERVICE_PORT", "PORT") or DEFAULT_PORT
+    port = pick("PORT", "SERVICE_PORT", "PORT") or config.port or DEFAULT_PORT
     try:
         port = int(port)
     except (TypeError, ValueError):
-        raise ConfigError(f"{source}: PORT must be a number, got {port!r}") from None
-    apikey = pick("APIKEY", "APIKEY") or None
-    host = pick("HOST", "HOST") or "127.0.0.1"
+        raise ConfigError(f"{config_path}: PORT must be a number, got {port!r}") from None
+    apikey = pick("APIKEY", "APIKEY") or config.apikey
+    host = pick("HOST", "HOST") or config.host or "127.0.0.1"
     warnings: list[str] = []
-    if not providers:
+    if not config.providers:
         host = "0.0.0.0"
         warnings.append(
             "no providers configured: listening on 0.0.0.0 so the UI can be used for set-up"
@@ -154,31 +170,21 @@ def build_settings(
     elif not apikey and host not in ("127.0.0.1", "localhost"):
         warnings.append(f"HOST {host} ignored: without APIKEY the server only binds 127.0.0.1")
         host = "127.0.0.1"
-
-    timeout = config.get("API_TIMEOUT_MS") or DEFAULT_TIMEOUT_MS
-    try:
-        timeout = int(timeout)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{source}: API_TIMEOUT_MS must be a number") from None
-    proxy = next(
-        (config[k] for k in ("PROXY_URL", "HTTPS_PROXY", "https_proxy", "httpsProxy") if config.get(k)),
-        None,
-    )
-    log_level = str(pick("LOG_LEVEL", "LOG_LEVEL") or "info").lower()
+    log_level = str(pick("LOG_LEVEL", "LOG_LEVEL") or config.log_level or "info").lower()
     return Settings(
         config_path=config_path,
         raw=raw,
         config=config,
+        interpolated=interpolated,
         host=str(host),
         port=port,
         apikey=str(apikey) if apikey else None,
-        log_enabled=config.get("LOG", True) is not False,
+        log_enabled=config.log,
         log_level=log_level,
-        api_timeout_ms=timeout,
-        proxy_url=proxy,
-        router=router,
-        providers=providers,
+        api_timeout_ms=config.api_timeout_ms or DEFAULT_TIMEOUT_MS,
+        proxy_url=config.proxy_url,
         warnings=tuple(warnings),
+        problems=problems,
     )
 
 

@@ -9,7 +9,8 @@ from aiohttp import web
 
 from .plugins import load_plugins, plugin_hint
 from .providers import Provider, build_providers
-from .routing.custom import CustomRouter, load_custom_router, load_system_prompt
+from .routing.custom import load_custom_router, load_system_prompt
+from .routing.router import Routing
 from .settings import Settings
 from .transformers import BUILTINS, Registry, Transformer
 
@@ -24,16 +25,8 @@ class Snapshot:
     registry: Registry
     providers: dict[str, Provider]
     endpoint: Transformer  # the `/v1/messages` endpoint transformer
-    custom_router: CustomRouter | None = None
+    routing: Routing  # what `routing.router.decide` needs
     system_prompt: str | None = None  # REWRITE_SYSTEM_PROMPT text
-
-    def find(self, provider: str, model: str) -> tuple[Provider, str] | None:
-        """(provider, configured model spelling) for a case-insensitive `provider,model`."""
-        found = self.providers.get(provider.lower())
-        if found is None:
-            return None
-        spelled = found.find_model(model)
-        return (found, spelled) if spelled else None
 
 
 def build_snapshot(settings: Settings, registry: Registry | None = None) -> Snapshot:
@@ -42,13 +35,22 @@ def build_snapshot(settings: Settings, registry: Registry | None = None) -> Snap
         log.error("transformer_plugin_failed", error=error)
     with plugin_hint(plugin_errors):  # "unknown transformer" also says which plugin failed, and why
         providers = build_providers(settings, registry)
+    config = settings.config
+    routing = Routing(
+        router=config.router,
+        providers=providers,
+        home=settings.home,
+        custom=load_custom_router(config.custom_router_path),
+        custom_config=settings.interpolated,
+        force_image_agent=config.force_image_agent,
+    )
     return Snapshot(
         settings=settings,
         registry=registry,
         providers=providers,
         endpoint=registry.create("anthropic"),
-        custom_router=load_custom_router(settings.config.get("CUSTOM_ROUTER_PATH")),
-        system_prompt=load_system_prompt(settings.config.get("REWRITE_SYSTEM_PROMPT")),
+        routing=routing,
+        system_prompt=load_system_prompt(config.rewrite_system_prompt),
     )
 
 

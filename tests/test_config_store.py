@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ccr_aio import config_store
+from ccr_aio.config import parse_config
 from ccr_aio.config_store import StoreError, backups, read_raw, save, update, validate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,10 +78,13 @@ def test_every_shape_problem_is_listed():
 
 
 def test_router_warnings_name_unknown_pairs():
-    providers = [{"name": "P", "models": ["M"]}]
-    assert config_store.router_warnings({"Router": {"default": "p,m"}}, providers) == []
-    assert config_store.router_warnings({"Router": {"think": "p,x"}}, providers) == [
-        "Router.think 'p,x' is not a configured provider,model"]
+    providers = [{"name": "P", "api_base_url": "http://x", "models": ["M"]}]
+
+    def warnings(router: dict) -> list[str]:
+        return config_store.router_warnings(parse_config({"Router": router, "Providers": providers}).value)
+
+    assert warnings({"default": "p,m"}) == []
+    assert warnings({"think": "p,x"}) == ["Router.think 'p,x' is not a configured provider,model"]
 
 
 def test_save_keeps_unknown_keys_var_references_and_mode(tmp_path: Path):

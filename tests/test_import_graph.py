@@ -42,11 +42,7 @@ LAYERS: list[tuple[str, ...]] = [
 
 # Known arrows waiting for a change on another branch. Each entry must still exist (the last
 # test says when one can go), and nothing else may be added here.
-PENDING: dict[tuple[str, str], str] = {
-    # routing.router.decide() takes the whole Snapshot; the change that passes it only what it
-    # needs removes this import. Remove the entry once that change is merged.
-    ("ccr_aio.routing.router", "ccr_aio.state"): "decide() still takes the Snapshot",
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 def module_name(path: Path) -> str:

@@ -87,7 +87,7 @@ def test_log_false_writes_no_files(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_secrets_are_masked_everywhere(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    provider = {"name": "p", "api_key": "plain-configured-key-42", "models": ["m"]}
+    provider = {"name": "p", "api_base_url": "http://127.0.0.1:1/v1", "api_key": "plain-configured-key-42", "models": ["m"]}
     settings = make_settings(tmp_path, Providers=[provider], APIKEY="shared-secret-99")
     setup_logging(settings)
     structlog.get_logger().info(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ccr_aio.config import RouterConfig
 from ccr_aio.providers import build_providers
 from ccr_aio.settings import ConfigError, build_settings, interpolate, load_settings
 from ccr_aio.transformers import BUILTINS
@@ -24,8 +25,8 @@ def test_json5_with_comments_and_trailing_commas(tmp_path: Path):
     path = tmp_path / "config.json"
     path.write_text('{\n  // my providers\n  Providers: [{name: "p", api_base_url: "http://x", models: ["m"],},],\n  Router: {default: "p,m",},\n}')
     settings = load_settings(path, env={})
-    assert settings.providers[0]["name"] == "p"
-    assert settings.router == {"default": "p,m"}
+    assert settings.config.providers[0].name == "p"
+    assert settings.config.router == RouterConfig(default="p,m")
 
 
 def test_raw_keeps_var_references(tmp_path: Path):
@@ -33,7 +34,7 @@ def test_raw_keeps_var_references(tmp_path: Path):
     path.write_text(json.dumps({"Providers": [PROVIDER]}))
     settings = load_settings(path, env={"KEY": "secret"})
     assert settings.raw["Providers"][0]["api_key"] == "$KEY"
-    assert settings.providers[0]["api_key"] == "secret"
+    assert settings.config.providers[0].api_key == "secret"
 
 
 def test_first_run_creates_home_and_default_config(tmp_path: Path):

@@ -50,11 +50,11 @@ GAVE_UP = "(I could not finish looking at the image(s); please ask again.)"
 
 def applies(route: Route, snapshot: Snapshot) -> Route | None:
     """The image model's route when the agent should run for this route, else None."""
-    pair = snapshot.settings.router.get("image")
+    pair = snapshot.settings.config.router.image
     if not pair or route.scenario == "image":
         return None
     try:
-        provider, model = resolve(snapshot, pair, "image")
+        provider, model = resolve(snapshot.providers, pair, "image")
     except ApiError as exc:  # a bad Router.image must not fail requests that carry no image
         log.warning("image_agent_disabled", error=exc.message)
         return None

@@ -10,47 +10,47 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from .. import config_store
+from ..config import ROUTER_KEYS, ProviderConfig, RouterKey, describe, parse_config
 from ..settings import ConfigError, interpolate
 from . import daemon
 from .commands import load, server_url
 
-SCENARIOS = (*config_store.ROUTER_SCENARIOS, "longContextThreshold")
+SCENARIOS = ROUTER_KEYS
 _CLEAR = ("none", "-", "")
 
 
-def pairs(providers: list[Any]) -> list[str]:
-    return [f"{p['name']},{m}" for p in providers if isinstance(p, dict) and p.get("name")
-            for m in (p.get("models") or []) if isinstance(m, str)]
+def pairs(providers: Sequence[ProviderConfig]) -> list[str]:
+    return [f"{p.name},{m}" for p in providers for m in p.models]
 
 
 def model_list(args: argparse.Namespace) -> int:
     settings = load(args)
-    router = settings.router
+    router = settings.config.router
     print(f"Router ({settings.config_path}):")
     for key in SCENARIOS:
-        value = router.get(key)
+        value = router.setting(key)
         print(f"  {key:<21} {value if value not in (None, '') else '-'}")
-    for key, value in router.items():
-        if key not in SCENARIOS:
-            print(f"  {key:<21} {value}")
-    available = pairs(settings.providers)
+    for name, value in router.extra.items():
+        print(f"  {name:<21} {value}")
+    available = pairs(settings.config.providers)
     print("Models:" if available else "Models: none configured (add Providers first)")
     for pair in available:
         print(f"  {pair}")
     return 0
 
 
-def _scenario(name: str) -> str:
+def _scenario(name: str) -> RouterKey:
     for key in SCENARIOS:
         if key.lower() == name.lower():
             return key
     raise ValueError(f"unknown scenario '{name}'; one of: {', '.join(SCENARIOS)}")
 
 
-def _value(scenario: str, value: str, providers: list[Any]) -> Any:
+def _value(scenario: RouterKey, value: str, providers: Sequence[ProviderConfig]) -> Any:
     if value.strip().lower() in _CLEAR:
         return None
     if scenario == "longContextThreshold":
@@ -63,12 +63,12 @@ def _value(scenario: str, value: str, providers: list[Any]) -> Any:
         return number
     provider, _, model = value.partition(",")
     for entry in providers:
-        if isinstance(entry, dict) and str(entry.get("name", "")).lower() == provider.strip().lower():
-            for known in entry.get("models") or []:
-                if isinstance(known, str) and known.lower() == model.strip().lower():
-                    return f"{entry['name']},{known}"  # the configured spelling
-            raise ValueError(f"provider '{entry['name']}' has no model '{model.strip()}'; it has: "
-                             + (", ".join(entry.get("models") or []) or "none"))
+        if entry.name.lower() == provider.strip().lower():
+            for known in entry.models:
+                if known.lower() == model.strip().lower():
+                    return f"{entry.name},{known}"  # the configured spelling
+            raise ValueError(f"provider '{entry.name}' has no model '{model.strip()}'; it has: "
+                             + (", ".join(entry.models) or "none"))
     known = ", ".join(pairs(providers)) or "none configured"
     raise ValueError(f"'{value}' is not a configured provider,model (available: {known})")
 
@@ -82,8 +82,10 @@ def model_set(args: argparse.Namespace) -> int:
 
     def change(raw: dict[str, Any]) -> None:
         scenario = _scenario(args.scenario)
-        providers = interpolate(raw.get("Providers", raw.get("providers")) or [], os.environ)
-        value = _value(scenario, args.value, providers)
+        parsed = parse_config(interpolate(raw, os.environ))
+        if parsed.value is None:
+            raise ValueError(f"{settings.config_path}: {describe(parsed.problems)}")
+        value = _value(scenario, args.value, parsed.value.providers)
         router = raw.get("Router")
         if not isinstance(router, dict):
             router = raw["Router"] = {}

@@ -20,13 +20,8 @@ from aiohttp import web
 
 from .. import config_store
 from ..errors import ApiError
-from ..settings import (
-    ConfigError,
-    Settings,
-    build_settings,
-    load_settings,
-    parse_config_text,
-)
+from ..config import ConfigError, ConfigInvalid, describe
+from ..settings import Settings, build_settings, load_settings, parse_config_text
 from ..state import STATE, Snapshot, build_snapshot
 from . import admin_logs
 from .json_body import read_json_object
@@ -116,16 +111,29 @@ async def read_config_body(request: web.Request) -> dict[str, Any]:
         raise ApiError(400, f"Invalid JSON5, nothing saved: {exc}") from None
 
 
+def _checked(admin: Admin, body: dict[str, Any]) -> Settings:
+    """The posted config parsed by the same model as start-up; a save refuses every problem,
+    also the ones a load would skip (broken plugin entries)."""
+    try:
+        settings = admin.settings_for(body)
+    except ConfigInvalid as exc:
+        raise ApiError(400, "Invalid config, nothing saved: " + describe(exc.problems)) from None
+    except ConfigError as exc:
+        raise ApiError(400, f"Config not saved: {exc}. The server keeps running with the current "
+                            "config.") from None
+    if settings.problems:
+        raise ApiError(400, "Invalid config, nothing saved: " + describe(settings.problems))
+    return settings
+
+
 @routes.post("/api/config")
 async def save_config(request: web.Request) -> web.Response:
     body = await read_config_body(request)
-    errors = config_store.validate(body)
-    if errors:
-        raise ApiError(400, "Invalid config, nothing saved: " + "; ".join(errors))
     app, admin = request.app, request.app[ADMIN]
-    async with admin.lock:  # validate-build-write-swap is one step for concurrent POSTs
+    checked = _checked(admin, body)
+    async with admin.lock:  # build-write-swap is one step for concurrent POSTs
         try:
-            snapshot = await asyncio.to_thread(lambda: build_snapshot(admin.settings_for(body)))
+            snapshot = await asyncio.to_thread(build_snapshot, checked)
             settings = snapshot.settings
         except ConfigError as exc:
             raise ApiError(400, f"Config not saved: {exc}. The server keeps running with the "
@@ -136,7 +144,7 @@ async def save_config(request: web.Request) -> web.Response:
             raise ApiError(500, f"Could not save the config: {exc}. The previous file is "
                                 "unchanged and still in use.") from None
         app[STATE].current = snapshot
-    warnings = config_store.router_warnings(body, settings.providers) + restart_notes(admin, settings)
+    warnings = config_store.router_warnings(settings.config) + restart_notes(admin, settings)
     log.info("config_saved", config=str(settings.config_path), backup=str(backup) if backup else None,
              warnings=warnings)
     return web.json_response({"success": True, "message": "Config saved successfully",

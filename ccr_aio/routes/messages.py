@@ -43,7 +43,7 @@ async def create_message(request: web.Request) -> web.StreamResponse:
     raw = await request.read()
     body = parse_json_object(raw)
     validate_messages_body(body)
-    route = await decide(body, request.headers, snapshot, request.app[SESSIONS], request.app[TOKENS], len(raw))
+    route = await decide(body, request.headers, snapshot.routing, request.app[SESSIONS], request.app[TOKENS], len(raw))
     rewrite_system_prompt(body, snapshot.system_prompt)
     ctx = Context(
         request_id=request[REQUEST_ID],
@@ -58,7 +58,7 @@ async def create_message(request: web.Request) -> web.StreamResponse:
         "route", scenario=route.scenario, model=route.label, requested=body["model"],
         tokens=route.token_count, session=route.session, project=route.project,
     )
-    if snapshot.settings.router.get("image"):
+    if snapshot.settings.config.router.image:
         vision = image_agent.applies(route, snapshot)
         ids = image_agent.prepare(body, request.app[IMAGES]) if vision else None
         if ids:

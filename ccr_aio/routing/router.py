@@ -5,34 +5,51 @@ background (claude + haiku) → web search → think → default.
 
 The per-project / per-session Router (if any) is laid over the global one first. Token
 counting is skipped when no rule needs it, or when the body is too small for any rule to fire.
+`decide()` gets what it needs from the current config as one `Routing` value (the app's
+snapshot holds it), so routing does not depend on the app state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
 
 import structlog
 
+from ..config import RouterConfig, RouterScenario
 from ..errors import ApiError
-from ..providers import Provider
-from ..state import Snapshot
-from .custom import call_custom_router
+from ..providers import Provider, find
+from .custom import CustomRouter, call_custom_router
 from .prompt import last_user_message_has_images, take_subagent_tag
 from .sessions import Sessions, session_id
 from .tokens import TokenCounter
 
 log = structlog.get_logger("ccr_aio.routing")
-DEFAULT_LONG_CONTEXT_THRESHOLD = 60_000
 LONG_SESSION_MIN_TOKENS = 20_000  # "previous turn was long" only applies above this
+# Why a route was chosen: a Router scenario, or one of the rules that need no Router entry.
+Scenario = Literal[RouterScenario, "explicit", "subagent", "model", "custom", "imageAgent"]
+
+
+@dataclass(frozen=True)
+class Routing:
+    """What routing needs from one config version (built with the app's snapshot)."""
+
+    router: RouterConfig
+    providers: Mapping[str, Provider]  # keyed by lower-cased name
+    home: Path  # where project and session Router files live
+    custom: CustomRouter | None = None
+    # The interpolated config as a plain dict: what a custom router receives (CCR's contract).
+    custom_config: dict[str, Any] = field(default_factory=dict)
+    force_image_agent: bool = False
 
 
 @dataclass(frozen=True)
 class Route:
     provider: Provider
     model: str
-    scenario: str
+    scenario: Scenario
     token_count: int | None = None
     session: str | None = None
     project: str | None = None
@@ -42,17 +59,17 @@ class Route:
         return f"{self.provider.name},{self.model}"
 
 
-def resolve(snapshot: Snapshot, pair: str, scenario: str) -> tuple[Provider, str]:
+def resolve(providers: Mapping[str, Provider], pair: str, scenario: str) -> tuple[Provider, str]:
     """`provider,model` (case-insensitive) → the configured provider and model spelling, or 400."""
     provider, _, model = pair.partition(",")
-    found = snapshot.find(provider.strip(), model.strip())
+    found = find(providers, provider.strip(), model.strip())
     if found is None:
         raise ApiError(400, f"Unknown provider/model '{pair}' ({scenario}): not in Providers")
     return found
 
 
-def _bare_model(snapshot: Snapshot, model: str) -> str | None:
-    for provider in snapshot.providers.values():
+def _bare_model(providers: Mapping[str, Provider], model: str) -> str | None:
+    for provider in providers.values():
         spelled = provider.find_model(model)
         if spelled:
             return f"{provider.name},{spelled}"
@@ -73,42 +90,43 @@ def _has_web_search(body: Mapping[str, Any]) -> bool:
 
 def builtin_choice(
     body: dict[str, Any],
-    router: Mapping[str, Any],
+    router: RouterConfig,
     token_count: int | None,
     previous_tokens: int | None,
     subagent: str | None,
     force_image_agent: bool = False,
-) -> tuple[str, str | None]:
+) -> tuple[Scenario, str | None]:
     """(scenario, "provider,model") by the built-in rules; the pair is None when unset."""
-    model = body.get("model") if isinstance(body.get("model"), str) else ""
+    requested = body.get("model")
+    model = requested if isinstance(requested, str) else ""
     if "," in model:
         return "explicit", model
-    if router.get("image") and not force_image_agent and last_user_message_has_images(body):
-        return "image", router["image"]
-    if router.get("longContext") and token_count is not None:
-        threshold = int(router.get("longContextThreshold") or DEFAULT_LONG_CONTEXT_THRESHOLD)
+    if router.image and not force_image_agent and last_user_message_has_images(body):
+        return "image", router.image
+    if router.long_context and token_count is not None:
+        threshold = router.threshold
         previous_long = (previous_tokens or 0) > threshold and token_count > LONG_SESSION_MIN_TOKENS
         if token_count > threshold or previous_long:
-            return "longContext", router["longContext"]
+            return "longContext", router.long_context
     if subagent:
         return "subagent", subagent
     lowered = model.lower()
-    if router.get("background") and "claude" in lowered and "haiku" in lowered:
-        return "background", router["background"]
-    if router.get("webSearch") and _has_web_search(body):
-        return "webSearch", router["webSearch"]
-    if router.get("think") and _wants_thinking(body):
-        return "think", router["think"]
-    return "default", router.get("default")
+    if router.background and "claude" in lowered and "haiku" in lowered:
+        return "background", router.background
+    if router.web_search and _has_web_search(body):
+        return "webSearch", router.web_search
+    if router.think and _wants_thinking(body):
+        return "think", router.think
+    return "default", router.default
 
 
 async def _token_count(
-    body: dict[str, Any], body_size: int, router: Mapping[str, Any], previous: int | None,
+    body: dict[str, Any], body_size: int, router: RouterConfig, previous: int | None,
     tokens: TokenCounter, needed: bool,
 ) -> int | None:
-    if not (needed or router.get("longContext")):
+    if not (needed or router.long_context):
         return None
-    threshold = int(router.get("longContextThreshold") or DEFAULT_LONG_CONTEXT_THRESHOLD)
+    threshold = router.threshold
     floor = LONG_SESSION_MIN_TOKENS if (previous or 0) > threshold else threshold
     # Tokens never outnumber the bytes of the JSON body: a small body cannot be "long".
     if not needed and body_size <= floor:
@@ -119,39 +137,36 @@ async def _token_count(
 async def decide(
     body: dict[str, Any],
     headers: Mapping[str, str],
-    snapshot: Snapshot,
+    routing: Routing,
     sessions: Sessions,
     tokens: TokenCounter,
     body_size: int,
 ) -> Route:
-    settings = snapshot.settings
-    router: Mapping[str, Any] = settings.router
+    router = routing.router
     session = session_id(body, headers)
     project = await sessions.project_of(session) if session else None
     if project:
-        override = await sessions.project_router(settings.home, project, session or "")
+        override = await sessions.project_router(routing.home, project, session or "")
         if override:
-            router = {**router, **override}
+            router = router.overlay(override)
     subagent = take_subagent_tag(body)
     previous = sessions.usage.get(session) if session else None
-    custom = snapshot.custom_router
+    custom = routing.custom
     token_count = await _token_count(body, body_size, router, previous, tokens, needed=custom is not None)
-    scenario, pair = builtin_choice(
-        body, router, token_count, previous, subagent, bool(settings.config.get("forceUseImageAgent"))
-    )
+    scenario, pair = builtin_choice(body, router, token_count, previous, subagent, routing.force_image_agent)
     if scenario == "default" and isinstance(body.get("model"), str):
-        pair = _bare_model(snapshot, body["model"]) or pair
-        scenario = "model" if pair != router.get("default") else scenario
+        pair = _bare_model(routing.providers, body["model"]) or pair
+        scenario = "model" if pair != router.default else scenario
     if custom is not None:
         context = {"token_count": token_count, "session_id": session, "project": project, "scenario": scenario}
-        chosen = await call_custom_router(custom, body, settings.config, context)
+        chosen = await call_custom_router(custom, body, routing.custom_config, context)
         if chosen:
             try:
-                provider, model = resolve(snapshot, chosen, "custom")
+                provider, model = resolve(routing.providers, chosen, "custom")
                 return Route(provider, model, "custom", token_count, session, project)
             except ApiError as exc:
                 log.error("custom_router_unknown_model", model=chosen, error=exc.message)
     if not isinstance(pair, str) or not pair:
         raise ApiError(400, f"No route for this request ({scenario}): set Router.default to 'provider,model'")
-    provider, model = resolve(snapshot, pair, scenario)
+    provider, model = resolve(routing.providers, pair, scenario)
     return Route(provider, model, scenario, token_count, session, project)

@@ -21,6 +21,8 @@ from aiohttp import web
 
 from ..jsonutil import loads
 
+from ..config import RouterConfig, describe, parse_router_config
+
 log = structlog.get_logger("ccr_aio.sessions")
 K = TypeVar("K")
 V = TypeVar("V")
@@ -112,12 +114,12 @@ class Sessions:
             return None
         return None
 
-    async def project_router(self, ccr_home: Path, project: str, session: str) -> dict[str, Any] | None:
+    async def project_router(self, ccr_home: Path, project: str, session: str) -> RouterConfig | None:
         """The session's Router, else the project's, else None. Read off the event loop."""
         return await asyncio.to_thread(self._read_project_router, ccr_home, project, session)
 
     @staticmethod
-    def _read_project_router(ccr_home: Path, project: str, session: str) -> dict[str, Any] | None:
+    def _read_project_router(ccr_home: Path, project: str, session: str) -> RouterConfig | None:
         import pyjson5
 
         folder = ccr_home / project
@@ -129,8 +131,14 @@ class Sessions:
             except (OSError, ValueError, pyjson5.Json5Exception) as exc:
                 log.warning("project_config_unreadable", path=str(path), error=str(exc)[:200])
                 continue
-            if isinstance(data, dict) and isinstance(data.get("Router"), dict):
-                return data["Router"]
+            if not isinstance(data, dict) or data.get("Router") is None:
+                continue
+            # The same parser as the main config's Router; a file with problems is skipped.
+            parsed = parse_router_config(data["Router"])
+            if parsed.value is None:
+                log.warning("project_router_invalid", path=str(path), error=describe(parsed.problems)[:500])
+                continue
+            return parsed.value
         return None
 
 
