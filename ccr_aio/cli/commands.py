@@ -12,6 +12,7 @@ import webbrowser
 from pathlib import Path
 from typing import IO, Any
 
+from ..private_files import private_dir
 from ..settings import (
     DEFAULT_CONFIG,
     Settings,
@@ -35,6 +36,8 @@ def load(args: argparse.Namespace, create: bool = False) -> Settings:
     path = Path(args.config or default_config_path()).expanduser().absolute()
     if not create and not path.exists():
         return build_settings(dict(DEFAULT_CONFIG), path, os.environ, overrides(args))
+    if create:
+        private_dir(path.parent, tighten=False)  # a first run creates the config dir 0700
     return load_settings(path, overrides=overrides(args), create=create)
 
 

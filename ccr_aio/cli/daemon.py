@@ -2,7 +2,7 @@
 
 The server process itself writes `<home>/ccr-aio.pid` once it listens (foreground or daemon)
 and removes it when it stops; a restart re-execs in place, so the PID stays valid. The file is
-JSON (`pid`, `port`, `host`, `config`, `started`, `version`); a bare number (older or hand-made
+JSON (`pid`, `port`, `host`, `config`, `started`, `version`), mode 0600; a bare number (older or hand-made
 files) is read too. A PID file is only believed when that process is alive, is not a zombie,
 and (where /proc exists) runs ccr_aio — so a stale file after a crash or reboot is harmless.
 """
@@ -22,6 +22,8 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from ..private_files import open_private, private_dir
 
 PID_FILE = "ccr-aio.pid"
 START_TIMEOUT_S = 20.0
@@ -61,7 +63,8 @@ def read_pid(home: Path) -> PidInfo | None:
 def write_pid(home: Path, info: PidInfo) -> None:
     path = pid_path(home)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(asdict(info)) + "\n", encoding="utf-8")
+    with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_TRUNC), "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(asdict(info)) + "\n")
     os.replace(tmp, path)
 
 
@@ -166,8 +169,8 @@ def child_env() -> dict[str, str]:
 def spawn_detached(cmd: list[str], output: Path) -> subprocess.Popen:
     """Start `cmd` in its own session (no terminal, survives the shell) with stdout/stderr
     appended to `output` — only start-up failures and tracebacks land there."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with open(output, "ab") as out:
+    private_dir(output.parent)
+    with os.fdopen(open_private(output, os.O_WRONLY | os.O_APPEND), "ab") as out:
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                 start_new_session=True, close_fds=True, env=child_env())
 
