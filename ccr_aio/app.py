@@ -9,6 +9,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+from . import drain
 from .agents.image_cache import IMAGES, ImageCache
 from .middlewares import auth_middleware, error_middleware, request_id_middleware
 from .routes import admin, info, messages, models, ui
@@ -37,13 +38,15 @@ async def _warm_tokenizer(app: web.Application) -> None:
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[request_id_middleware, error_middleware, auth_middleware],
+        # inflight: outside the error shaping, so a shutdown can cut any request it tracks.
+        middlewares=[request_id_middleware, drain.inflight_middleware, error_middleware, auth_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[STATE] = StateRef(build_snapshot(settings))
     app[TOKENS] = TokenCounter()
     app[SESSIONS] = Sessions()
     app[IMAGES] = ImageCache()
+    drain.setup(app)  # requests in flight, for a shutdown that keeps its deadline
     app.cleanup_ctx.append(_http_session)
     app.add_routes(info.routes)
     app.add_routes(messages.routes)

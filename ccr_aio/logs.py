@@ -10,6 +10,7 @@ Files (only when `LOG` is not false):
     event; a new file each day and at 50 MB; only the newest 3 are kept.
   - app log `<home>/claude-code-router.log`: business events logged via `get_app_logger()`.
 Secrets (API keys, Authorization headers, bearer tokens) are masked before any output.
+Log files are 0600 and the logs dir 0700, like the config.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import IO, Any
 import structlog
 from structlog.typing import EventDict, Processor
 
+from .private_files import open_private, private_dir
 from .settings import Settings
 
 MAX_BYTES = 50 * 1024 * 1024
@@ -59,7 +61,7 @@ class RotatingServerLog(logging.Handler):
                  clock: Callable[[], datetime] = datetime.now) -> None:
         super().__init__()
         self.directory, self.max_bytes, self.keep, self.clock = directory, max_bytes, keep, clock
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
         files = self._files()
         # A restart or config reload continues today's file instead of starting another.
         if files and _stamp(files[-1]).date() == clock().date() \
@@ -82,7 +84,7 @@ class RotatingServerLog(logging.Handler):
 
     def _open(self, path: Path) -> None:
         self.path = path
-        self._stream: IO[bytes] = open(path, "ab")
+        self._stream: IO[bytes] = os.fdopen(open_private(path, os.O_WRONLY | os.O_APPEND), "ab")
         self._size = self._stream.tell()
         self._started = _stamp(path).date()
         for old in self._files()[:-self.keep]:
@@ -106,6 +108,14 @@ class RotatingServerLog(logging.Handler):
         with self.lock:  # type: ignore[union-attr]
             self._stream.close()
         super().close()
+
+
+class PrivateFileHandler(logging.FileHandler):
+    """The stdlib file handler, creating (or tightening) its file as 0600."""
+
+    def _open(self) -> IO[str]:
+        fd = open_private(Path(self.baseFilename), os.O_WRONLY | os.O_APPEND)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
 def _stamp(path: Path) -> datetime:
@@ -191,9 +201,9 @@ def setup_logging(settings: Settings, *, console: bool = True, max_bytes: int = 
         json_renderer = structlog.processors.JSONRenderer()
         _server_handler = RotatingServerLog(settings.logs_dir, max_bytes=max_bytes)
         _install(root, _server_handler, json_renderer)
-        settings.app_log_path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.app_log_path.parent, tighten=False)
         _install(logging.getLogger(APP_LOGGER),
-                 logging.FileHandler(settings.app_log_path, encoding="utf-8"), json_renderer)
+                 PrivateFileHandler(settings.app_log_path, encoding="utf-8"), json_renderer)
     structlog.configure(
         processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         # Below-level calls are a bare `return None`; no event dict is built.

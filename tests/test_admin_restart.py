@@ -95,7 +95,7 @@ async def test_restart_waits_for_the_stream_in_flight(server, aiohttp_server, fa
         first = await read_until(stream, b"before")
         status, _ = await post(url, "/api/restart")
         assert status == 200
-        # The listening socket closes at once; the process waits for the stream.
+        # It stops accepting at once (connections wait in the backlog); the process waits for the stream.
         await wait_for(lambda: _not(healthy(url)), what="the listening socket to close")
         assert proc.returncode is None
         gate.set()

@@ -12,6 +12,7 @@ import webbrowser
 from pathlib import Path
 from typing import IO, Any
 
+from ..private_files import private_dir
 from ..settings import (
     DEFAULT_CONFIG,
     Settings,
@@ -35,6 +36,8 @@ def load(args: argparse.Namespace, create: bool = False) -> Settings:
     path = Path(args.config or default_config_path()).expanduser().absolute()
     if not create and not path.exists():
         return build_settings(dict(DEFAULT_CONFIG), path, os.environ, overrides(args))
+    if create:
+        private_dir(path.parent, tighten=False)  # a first run creates the config dir 0700
     return load_settings(path, overrides=overrides(args), create=create)
 
 
@@ -82,6 +85,13 @@ def start_daemon(settings: Settings, args: argparse.Namespace, out: IO[str] = sy
 
 
 def stop(args: argparse.Namespace) -> int:
+    """0 when the server is not running (any more) by its own doing; 1 otherwise, and 1 too
+    when it had to be killed: a stop that cut streams without their error event is no success."""
+    return _stop(args)[0]
+
+
+def _stop(args: argparse.Namespace) -> tuple[int, bool]:
+    """(exit code, whether no server is left running)."""
     settings = load(args)
     home = settings.home
     info = daemon.read_pid(home)
@@ -90,29 +100,38 @@ def stop(args: argparse.Namespace) -> int:
         if daemon.healthy(url):
             print(f"ccr-aio: a server answers on {url} but {daemon.pid_path(home)} does not exist "
                   "(started by systemd or another user?); not stopping it", file=sys.stderr)
-            return 1
+            return 1, False
         print("ccr-aio is not running")
-        return 0
+        return 0, True
     if not (daemon.is_alive(info.pid) and daemon.runs_ccr_aio(info.pid)):
         daemon.remove_pid(home, info.pid)
         print(f"ccr-aio is not running (removed stale PID file for PID {info.pid})")
-        return 0
+        return 0, True
+    timeout = daemon.stop_timeout(info)
     try:
-        gone = daemon.terminate(info.pid)
+        outcome = daemon.terminate(info.pid, timeout)
     except PermissionError:
         print(f"ccr-aio: not allowed to stop PID {info.pid} (another user's process)", file=sys.stderr)
-        return 1
+        return 1, False
+    if outcome == daemon.ALIVE:
+        print(f"ccr-aio: PID {info.pid} did not exit, not even after SIGKILL", file=sys.stderr)
+        return 1, False
     daemon.remove_pid(home, info.pid)
-    if not gone:
-        print(f"ccr-aio: PID {info.pid} did not exit", file=sys.stderr)
-        return 1
+    if outcome == daemon.KILLED:
+        print(f"ccr-aio: PID {info.pid} did not stop within {timeout:g} s of SIGTERM; killed it "
+              "with SIGKILL (requests in flight were dropped)", file=sys.stderr)
+        return 1, True
     print(f"ccr-aio stopped (PID {info.pid})")
-    return 0
+    return 0, True
 
 
 def restart(args: argparse.Namespace) -> int:
-    code = stop(args)
-    return code if code else start_daemon(load(args, create=True), args)
+    code, gone = _stop(args)
+    if not gone:
+        return code
+    # After a kill the old server is gone all the same: start the new one, and still say
+    # (through the exit code) that the stop was not clean.
+    return start_daemon(load(args, create=True), args) or code
 
 
 def _uptime(seconds: float) -> str:

@@ -2,9 +2,10 @@
 
 The server process itself writes `<home>/ccr-aio.pid` once it listens (foreground or daemon)
 and removes it when it stops; a restart re-execs in place, so the PID stays valid. The file is
-JSON (`pid`, `port`, `host`, `config`, `started`, `version`); a bare number (older or hand-made
-files) is read too. A PID file is only believed when that process is alive, is not a zombie,
-and (where /proc exists) runs ccr_aio — so a stale file after a crash or reboot is harmless.
+JSON (`pid`, `port`, `host`, `config`, `started`, `version`, `grace`: how long its shutdown may
+take), mode 0600; a bare number (older or hand-made files) is read too. A PID file is only
+believed when that process is alive, is not a zombie, and (where /proc exists) runs ccr_aio — so
+a stale file after a crash or reboot is harmless.
 """
 
 from __future__ import annotations
@@ -23,9 +24,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..private_files import open_private, private_dir
+
 PID_FILE = "ccr-aio.pid"
 START_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 40.0  # longer than the server's own 30 s shutdown grace
+DEFAULT_GRACE_S = 30.0  # a PID file without `grace` comes from a server with the default
+STOP_MARGIN_S = 5.0  # past its grace, a server that has not exited is stuck: SIGKILL
+KILL_WAIT_S = 5.0
 _POLL_S = 0.05
 # Local calls must never go through the user's http_proxy.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -39,6 +44,7 @@ class PidInfo:
     config: str | None = None
     started: float | None = None
     version: str | None = None
+    grace: float | None = None
 
 
 def pid_path(home: Path) -> Path:
@@ -61,7 +67,8 @@ def read_pid(home: Path) -> PidInfo | None:
 def write_pid(home: Path, info: PidInfo) -> None:
     path = pid_path(home)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(asdict(info)) + "\n", encoding="utf-8")
+    with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_TRUNC), "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(asdict(info)) + "\n")
     os.replace(tmp, path)
 
 
@@ -166,8 +173,8 @@ def child_env() -> dict[str, str]:
 def spawn_detached(cmd: list[str], output: Path) -> subprocess.Popen:
     """Start `cmd` in its own session (no terminal, survives the shell) with stdout/stderr
     appended to `output` — only start-up failures and tracebacks land there."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with open(output, "ab") as out:
+    private_dir(output.parent)
+    with os.fdopen(open_private(output, os.O_WRONLY | os.O_APPEND), "ab") as out:
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                 start_new_session=True, close_fds=True, env=child_env())
 
@@ -186,15 +193,25 @@ def wait_until_up(proc: subprocess.Popen, home: Path, url: str, timeout: float =
     return f"no answer on {url}/health within {timeout:.0f} s"
 
 
-def terminate(pid: int, timeout: float = STOP_TIMEOUT_S) -> bool:
-    """SIGTERM, wait for the graceful shutdown; SIGKILL after `timeout`. True if it is gone."""
+def stop_timeout(info: PidInfo) -> float:
+    """How long `stop` waits after SIGTERM: the server's own grace, plus time to exit."""
+    grace = info.grace if isinstance(info.grace, (int, float)) and info.grace > 0 else DEFAULT_GRACE_S
+    return float(grace) + STOP_MARGIN_S
+
+
+STOPPED, KILLED, ALIVE = "stopped", "killed", "alive"
+
+
+def terminate(pid: int, timeout: float) -> str:
+    """SIGTERM and wait for the graceful shutdown; SIGKILL after `timeout`.
+    STOPPED (exited by itself), KILLED (had to be killed) or ALIVE (survived even that)."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     if wait_gone(pid, timeout):
-        return True
+        return STOPPED
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    return wait_gone(pid, 5.0)
+    return KILLED if wait_gone(pid, KILL_WAIT_S) else ALIVE
 
 
 def wait_gone(pid: int, timeout: float) -> bool:

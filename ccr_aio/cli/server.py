@@ -1,12 +1,16 @@
-"""The foreground server: AppRunner + TCPSite so shutdown, reload and restart are ours.
+"""The foreground server: our own listening sockets, AppRunner and shutdown, so the deadlines
+in the README hold.
 
-- SIGTERM/SIGINT: stop listening, let in-flight requests finish (up to SHUTDOWN_GRACE_S),
-  remove the PID file, exit 0. A second signal during that wait kills at once.
+- SIGTERM/SIGINT: close the listening socket, close idle connections, let in-flight requests
+  finish until the grace period (SHUTDOWN_GRACE_MS, 30 s) is nearly over, then cut the rest
+  (an SSE stream ends with an `error` event, see drain.py), remove the PID file, exit 0 — all
+  within the grace. A second signal during that wait kills at once.
 - SIGHUP: reload the config file in place (same as POST /api/reload).
-- POST /api/restart: after the answer is sent, stop listening, let in-flight requests finish
-  (up to RESTART_GRACE_S), then `execve` the same interpreter with `-m ccr_aio` and the same
-  arguments. The PID stays the same (so the PID file and systemd's MainPID stay right) and the
-  new process binds the same port, reading the config file afresh.
+- POST /api/restart: after the answer is sent, stop accepting but keep the listening socket
+  open (connections wait in its backlog), drain the same way within RESTART_GRACE_MS (10 s),
+  then `execve` the same interpreter with `-m ccr_aio` and the same arguments, passing the
+  socket on (sockets.py). The PID stays the same (so the PID file and systemd's MainPID stay
+  right) and the port never refuses a connection; the new process reads the config afresh.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -24,15 +29,20 @@ from aiohttp import web
 
 from .. import __version__
 from ..app import create_app
+from ..drain import INFLIGHT, Inflight
 from ..logs import close_logging, setup_logging
 from ..routes.admin import ADMIN, reload_from_disk
 from ..settings import ConfigError, Settings
-from . import daemon
+from . import daemon, sockets
+from .connections import ConnectionGuard, GuardedRequestHandler
+from ..config import ServerLimits
+from .limits import connection_cap, fd_soft_limit
 
-SHUTDOWN_GRACE_S = 30.0
-RESTART_GRACE_S = 10.0
 RESTART = "restart"
+CUT_RESERVE_S = 0.5  # before the deadline: time for cut requests to send their error and end
+CLEANUP_S = 0.5  # aiohttp's own per-connection wait, once our drain is over
 log = structlog.get_logger("ccr_aio")
+Outcome = int | str
 
 
 def serve(settings: Settings, overrides: dict[str, Any], *, console: bool, argv: Sequence[str]) -> int:
@@ -46,69 +56,101 @@ def serve(settings: Settings, overrides: dict[str, Any], *, console: bool, argv:
         print(f"ccr-aio: {message}", file=sys.stderr)
         close_logging()
         return 1
-    for warning in settings.warnings:
+    limits = settings.config.limits
+    skipped = [str(p) for p in settings.problems if not p.blocks]  # e.g. a bad timeout: default used
+    for warning in (*settings.warnings, *skipped):
         log.warning("startup_warning", message=warning)
     log.info("starting", host=settings.host, port=settings.port, config=str(settings.config_path),
              version=__version__)
+    listeners: list[socket.socket] = []
     try:
-        outcome = asyncio.run(_run(settings, overrides))
+        outcome = asyncio.run(_run(settings, overrides, limits, listeners))
     except KeyboardInterrupt:  # a second Ctrl-C during the graceful wait
         outcome = 130
     if outcome == RESTART:
         log.info("restarting", argv=list(argv))
         close_logging()
-        return _reexec(argv)
+        return _reexec(argv, listeners)
+    sockets.close_all(listeners)
     log.info("stopped", code=outcome)
     close_logging()
     return int(outcome)
 
 
-async def _run(settings: Settings, overrides: dict[str, Any]) -> int | str:
+async def _run(settings: Settings, overrides: dict[str, Any], limits: ServerLimits,
+               listeners: list[socket.socket]) -> Outcome:
+    """Serve until a signal or a restart; `listeners` is filled with the listening sockets,
+    which stay open on return when the outcome is a restart."""
+    try:
+        listeners += (sockets.inherited_listeners(settings.host, settings.port)
+                      or sockets.open_listeners(settings.host, settings.port))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        log.error("cannot_listen", host=settings.host, port=settings.port, error=reason)
+        print(f"ccr-aio: cannot listen on {settings.host}:{settings.port}: {reason}", file=sys.stderr)
+        return 1
     loop = asyncio.get_running_loop()
     app = create_app(settings)
-    outcome: asyncio.Future[int | str] = loop.create_future()
+    outcome: asyncio.Future[Outcome] = loop.create_future()
 
-    def finish(value: int | str) -> None:
+    def finish(value: Outcome) -> None:
         if not outcome.done():
             outcome.set_result(value)
 
     admin = app[ADMIN]
     admin.overrides = dict(overrides)
     admin.restart = lambda: finish(RESTART)
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S)
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=CLEANUP_S)
     await runner.setup()
-    try:
-        await web.TCPSite(runner, settings.host, settings.port).start()
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        log.error("cannot_listen", host=settings.host, port=settings.port, error=reason)
-        print(f"ccr-aio: cannot listen on {settings.host}:{settings.port}: {reason}", file=sys.stderr)
-        await runner.cleanup()
-        return 1
+    guard = ConnectionGuard(connection_cap(limits.max_connections, fd_soft_limit()),
+                            limits.header_timeout, limits.body_timeout)
+
+    def protocol() -> GuardedRequestHandler:
+        return GuardedRequestHandler(runner.server, guard, loop=loop, access_log=None,
+                                     keepalive_timeout=limits.keepalive_timeout)
+
+    sites = [sockets.ListenerSite(runner, sock, protocol) for sock in listeners]
+    for site in sites:
+        await site.start()
     reloads: set[asyncio.Task] = set()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, finish, 0)
     loop.add_signal_handler(signal.SIGHUP, _reload_on_signal, app, reloads)
     daemon.write_pid(settings.home, daemon.PidInfo(
         pid=os.getpid(), port=settings.port, host=settings.host, config=str(settings.config_path),
-        started=time.time(), version=__version__))
-    log.info("listening", url=f"http://{settings.host}:{settings.port}")
+        started=time.time(), version=__version__, grace=limits.shutdown_grace))
+    log.info("listening", url=f"http://{settings.host}:{settings.port}", max_connections=guard.limit)
     try:
         result = await outcome
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
-    grace = RESTART_GRACE_S if result == RESTART else SHUTDOWN_GRACE_S
-    # The runner's grace is fixed at construction; a restart should not wait as long as a stop.
-    try:
-        runner._shutdown_timeout = grace  # noqa: SLF001
-    except AttributeError:  # pragma: no cover - a future aiohttp without the attribute
-        pass
-    log.info("shutting_down", reason="restart" if result == RESTART else "signal", grace_s=grace)
-    await runner.cleanup()  # closes the listening socket, waits for handlers, runs cleanup_ctx
-    if result != RESTART:
+    restarting = result == RESTART
+    grace = limits.restart_grace if restarting else limits.shutdown_grace
+    log.info("shutting_down", reason="restart" if restarting else "signal", grace_s=grace,
+             in_flight=len(app[INFLIGHT].tasks))
+    deadline = loop.time() + grace
+    for site in sites:
+        await site.stop()  # accept no more; a restart keeps the socket itself open
+    if not restarting:
+        sockets.close_all(listeners)
+        listeners.clear()
+    guard.close_idle()
+    runner.server.pre_shutdown()  # no keep-alive after the answers in flight
+    await _finish_requests(app[INFLIGHT], deadline, grace)
+    await runner.cleanup()  # what is left is idle; then cleanup_ctx (the upstream session)
+    if not restarting:
         daemon.remove_pid(settings.home, os.getpid())
     return result
+
+
+async def _finish_requests(inflight: Inflight, deadline: float, grace: float) -> None:
+    """Wait for the requests in flight; near the deadline, cut those still running."""
+    if await inflight.wait_empty(deadline - min(CUT_RESERVE_S, grace / 4)):
+        return
+    log.warning("cutting_requests", count=inflight.cut_all(), grace_s=grace)
+    if not await inflight.wait_empty(deadline):
+        log.error("requests_ignored_the_cut", count=len(inflight.tasks))
 
 
 def _reload_on_signal(app: web.Application, tasks: set[asyncio.Task]) -> None:
@@ -124,13 +166,16 @@ async def _reload(app: web.Application) -> None:
         log.error("reload_failed", error=str(exc), note="still running with the previous config")
 
 
-def _reexec(argv: Sequence[str]) -> int:
+def _reexec(argv: Sequence[str], listeners: list[socket.socket]) -> int:
     command = daemon.python_command(*argv)
+    env = daemon.child_env()
+    sockets.pass_on_exec(listeners, env)
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        os.execve(sys.executable, command, daemon.child_env())
+        os.execve(sys.executable, command, env)
     except OSError as exc:
+        sockets.close_all(listeners)
         print(f"ccr-aio: restart failed: cannot exec {sys.executable}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0  # pragma: no cover - execve does not return

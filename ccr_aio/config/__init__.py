@@ -11,6 +11,7 @@ from .model import (
     RouterConfig,
     RouterKey,
     RouterScenario,
+    ServerLimits,
     TransformerSpec,
     TransformerUse,
 )
@@ -20,6 +21,6 @@ from .problems import ConfigError, ConfigInvalid, Problem, describe
 __all__ = [
     "DEFAULT_LONG_CONTEXT_THRESHOLD", "ROUTER_KEYS", "ROUTER_SCENARIOS", "Config", "ConfigError",
     "ConfigInvalid", "Parsed", "PluginSpec", "Problem", "ProviderConfig", "RouterConfig", "RouterKey",
-    "RouterScenario", "TransformerSpec", "TransformerUse", "describe", "parse_config",
+    "RouterScenario", "ServerLimits", "TransformerSpec", "TransformerUse", "describe", "parse_config",
     "parse_provider_config", "parse_router_config",
 ]

@@ -111,6 +111,19 @@ class PluginSpec:
 
 
 @dataclass(frozen=True)
+class ServerLimits:
+    """How long the server waits for clients and for itself, and how many connections it
+    holds (`*_MS` keys in milliseconds, like `API_TIMEOUT_MS`). Read once at start."""
+
+    header_timeout: float = 10.0  # from accept (or a request's first byte) to its last header
+    body_timeout: float = 60.0  # from the last header to the last byte of the body
+    keepalive_timeout: float = 75.0  # an idle kept-alive connection is closed after this
+    shutdown_grace: float = 30.0  # SIGTERM/SIGINT: in-flight requests get this long
+    restart_grace: float = 10.0  # POST /api/restart: the same, shorter
+    max_connections: int | None = None  # None: as many as the descriptor limit allows
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole config file, typed. Values are as written (after `$VAR` interpolation);
     environment and command-line overrides are applied later (`settings.py`)."""
@@ -128,6 +141,7 @@ class Config:
     custom_router_path: str | None = None
     rewrite_system_prompt: str | None = None
     force_image_agent: bool = False
+    limits: ServerLimits = ServerLimits()
 
     def provider(self, name: str) -> ProviderConfig | None:
         """The provider called `name` (case-insensitive)."""
