@@ -3,30 +3,15 @@ itself, nothing else — so the request path can call down into it, never the ot
 
 from __future__ import annotations
 
-import ast
-import sys
+from functools import partial
 from pathlib import Path
 
 import ccr_aio.resilience
+from tests import layers
 
 PACKAGE = Path(ccr_aio.resilience.__file__).parent
 ALLOWED_INTERNAL = {"ccr_aio.errors"}
-
-
-def imported_modules(path: Path) -> set[str]:
-    """Absolute names of what a module imports (relative imports resolved)."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level == 0:
-                names.add(node.module or "")
-                continue
-            base = ["ccr_aio", "resilience"][: 3 - node.level]
-            module = ".".join([*base, node.module] if node.module else base)
-            names.add(module)
-    return names
+imported_modules = partial(layers.imported_modules, package="ccr_aio.resilience")
 
 
 def test_only_the_standard_library_errors_and_itself():
@@ -34,9 +19,8 @@ def test_only_the_standard_library_errors_and_itself():
     assert len(modules) >= 8
     for path in modules:
         for name in imported_modules(path):
-            top = name.split(".")[0]
             allowed = (
-                top in sys.stdlib_module_names or top == "__future__"
+                layers.is_standard_library(name)
                 or name in ALLOWED_INTERNAL or name.startswith("ccr_aio.resilience")
             )
             assert allowed, f"{path.name} imports {name}"

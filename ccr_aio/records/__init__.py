@@ -1,0 +1,67 @@
+"""Request records: one per request, to the server log, a SQLite file and Prometheus metrics.
+
+How the request path uses it
+- Once per app: `recorder = await Recorder.open(usage=USAGE, path=..., retention_days=
+  USAGE_RETENTION_DAYS)` at startup; `await recorder.aclose()` at cleanup, after the last
+  handler has returned, so the records of requests cut by the shutdown are written too.
+  `USAGE: false` gives a Recorder without a store: metrics and log lines only.
+- Per request, exactly one record, written in a `finally`:
+
+      builder = recorder.start(request_id, stream=..., session=..., project=...,
+                               client_key=..., requested_model=...)
+      status, error = 500, None
+      try:
+          builder.scenario = route.scenario
+          builder.attempt(provider.name, model, provider.pricing)   # each provider call
+          builder.attempt_failed(429)                                # ...that failed
+          builder.first_byte()                                       # first write to client
+          builder.observe_event(event)        # each Anthropic event sent (usage is in two)
+          builder.observe_message(message)    # or the JSON message sent
+          scanner = builder.scanner(); scanner.feed(raw)             # or raw passthrough bytes
+          status = 200                        # or the SSE error's status for a cut stream
+      except ApiError as exc:
+          status, error = exc.status, exc
+      except (ConnectionResetError, asyncio.CancelledError) as exc:
+          status, error = CLIENT_CLOSED, exc  # client gone, or server stopping: then re-raise
+          raise
+      finally:
+          record = recorder.finish(builder, status, error)   # never waits for the disk
+          if record: log.info("request_completed", **record.to_dict())
+
+  `finish` makes the record only the first time, so reaching it twice is harmless.
+- Reads for the API: `recorder.store.requests(...)` and `recorder.store.usage(...)`, with
+  `since`/`until` parsed by `parse_time`; `recorder.metrics.render()` for `/metrics`.
+
+Why SQLite in WAL mode, one file per machine
+- Nothing to install or run; the file survives restarts; a query groups a month of records
+  in milliseconds with the indexes here.
+- WAL lets the API read while a batch is written, and lets several processes of one machine
+  (the N workers of one server, a CLI) write the same file: each writes about once a second
+  in one short `BEGIN IMMEDIATE` transaction, and `busy_timeout` makes the others wait for it
+  rather than fail. WAL needs shared memory between the processes, so the file must be on a
+  local disk: several machines each keep their own file (or a shared store, later).
+- With N workers each process has its own `Metrics`; prometheus_client's multi-process mode
+  (its `PROMETHEUS_MULTIPROC_DIR`) can sum them — the gauges already say how (`livesum`).
+
+Layers: this package imports the standard library, `prometheus_client` and itself only;
+what it needs from the config (pricing tables, paths, switches) comes in as plain values.
+"""
+
+from .builder import RecordBuilder
+from .database import DEFAULT_RETENTION_DAYS, UsageDatabase
+from .metrics import Metrics
+from .pricing import Price, cost_usd, parse_price, parse_pricing, price_for
+from .queries import GROUP_KEYS
+from .record import CLIENT_CLOSED, Attempted, RequestRecord, error_text, is_error
+from .recorder import Recorder
+from .schema import SCHEMA_VERSION, SchemaTooNew
+from .store import DEFAULT_PATH, UsageStore
+from .timeparse import parse_time
+from .usage import SseUsageScanner, Usage
+
+__all__ = [
+    "CLIENT_CLOSED", "DEFAULT_PATH", "DEFAULT_RETENTION_DAYS", "GROUP_KEYS", "SCHEMA_VERSION",
+    "Attempted", "Metrics", "Price", "RecordBuilder", "Recorder", "RequestRecord",
+    "SchemaTooNew", "SseUsageScanner", "Usage", "UsageDatabase", "UsageStore", "cost_usd",
+    "error_text", "is_error", "parse_price", "parse_pricing", "parse_time", "price_for",
+]
