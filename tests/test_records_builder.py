@@ -14,8 +14,8 @@ from ccr_aio.pipeline.sse import encode_event
 from ccr_aio.records import (
     CLIENT_CLOSED, RecordBuilder, Recorder, SseUsageScanner, Usage, error_text,
 )
-from ccr_aio.transformers._anthropic_stream import unified_to_anthropic_stream
 from ccr_aio.transformers.base import Context
+from ccr_aio.transformers.endpoint.stream import unified_to_anthropic_stream
 from tests.fakes.openai_upstream import chunk, usage_chunk
 from tests.resilience_helpers import FakeClock
 from tests.stream_grammar import check_stream
