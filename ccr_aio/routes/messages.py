@@ -14,6 +14,8 @@ import structlog
 from aiohttp import web
 
 from ..errors import ApiError, error_body
+from ..inputs.json_body import parse_json_body
+from ..inputs.messages_request import validate_messages_request
 from ..logs import get_app_logger
 from ..middlewares import REQUEST_ID
 from ..pipeline.chain import Prepared, prepare_request, unified_json, unified_stream
@@ -42,23 +44,11 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise ApiError(400, f"Invalid JSON in request body: {exc}") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "Request body must be a JSON object")
-    return body
+    return parse_json_body(raw)
 
 
 def validate_messages_body(body: dict[str, Any]) -> None:
-    if "messages" not in body:
-        raise ApiError(400, "messages is required")
-    if not isinstance(body["messages"], list):
-        raise ApiError(400, "messages must be an array")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise ApiError(400, "model is required")
+    validate_messages_request(body)
 
 
 @routes.post("/v1/messages")
@@ -308,5 +298,5 @@ class SseWriter:
 @routes.post("/v1/messages/count_tokens")
 async def count_tokens(request: web.Request) -> web.Response:
     body = await read_json_object(request)
-    validate_messages_body({**body, "model": body.get("model") or "-"})
+    validate_messages_request(body, model_required=False)
     return web.json_response({"input_tokens": await request.app[TOKENS].count_async(body)})
