@@ -22,7 +22,7 @@ ROOT = Path(ccr_aio.__file__).resolve().parent
 # package's __init__ once longer entries claim its sub-folders); "__init__" is ccr_aio itself.
 LAYERS: list[tuple[str, ...]] = [
     ("__init__", "jsonutil", "errors", "private_files"),  # leaves
-    ("resilience", "records"),  # retry rules and key pools; request records, usage, metrics
+    ("resilience", "records", "inputs"),  # retry rules and key pools; request records, usage, metrics
     ("settings", "config", "config_store"),  # the configuration and its file
     ("logs", "google_auth"),  # services set up from the settings
     ("transformers.base",),  # the transformer interface and registry

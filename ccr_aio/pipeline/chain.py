@@ -15,6 +15,7 @@ from typing import Any
 from ..providers import Provider
 from ..transformers.base import Context, Transformer, UpstreamOptions
 from ..transformers.shared.cache_control import strip_cache_control
+from .chunk_shape import check_answer, checked_chunks
 
 
 @dataclass
@@ -69,12 +70,14 @@ def unified_stream(
     provider: Provider, model: str, chunks: AsyncIterator[dict], ctx: Context
 ) -> AsyncIterator[dict]:
     """Provider chunks → unified chunks (provider chain reversed, then model chain)."""
+    chunks = checked_chunks(chunks, f"{provider.name},{model}")
     for transformer in _response_hooks(provider, model, "stream_out"):
         chunks = transformer.stream_out(chunks, ctx)
     return chunks
 
 
 def unified_json(provider: Provider, model: str, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    check_answer(body, f"{provider.name},{model}")
     for transformer in _response_hooks(provider, model, "json_out"):
         body = transformer.json_out(body, ctx)
     return body

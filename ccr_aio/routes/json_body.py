@@ -6,8 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import ApiError
-from ..jsonutil import loads
+from ..inputs.json_body import parse_json_body
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
@@ -15,10 +14,5 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = loads(raw)
-    except ValueError as exc:
-        raise ApiError(400, f"Invalid JSON in request body: {exc}") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "Request body must be a JSON object")
-    return body
+    """One JSON object, or a 400 naming what is wrong (bad JSON, too deep, NaN, not an object)."""
+    return parse_json_body(raw)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 from aiohttp import web
 
 from ..agents import image as image_agent
 from ..agents.image_cache import IMAGES
-from ..errors import ApiError
+from ..inputs.messages_request import validate_messages_request
 from ..jsonutil import dumps
 from ..logs import get_app_logger
 from ..middlewares import REQUEST_ID
@@ -27,22 +26,12 @@ from .json_body import parse_json_object, read_json_object
 routes = web.RouteTableDef()
 
 
-def validate_messages_body(body: dict[str, Any]) -> None:
-    if "messages" not in body:
-        raise ApiError(400, "messages is required")
-    if not isinstance(body["messages"], list):
-        raise ApiError(400, "messages must be an array")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise ApiError(400, "model is required")
-
-
 @routes.post("/v1/messages")
 async def create_message(request: web.Request) -> web.StreamResponse:
     snapshot = request.app[STATE].current
     raw = await request.read()
     body = parse_json_object(raw)
-    validate_messages_body(body)
+    validate_messages_request(body)
     route = await decide(body, request.headers, snapshot.routing, request.app[SESSIONS], request.app[TOKENS], len(raw))
     rewrite_system_prompt(body, snapshot.system_prompt)
     ctx = Context(
@@ -95,5 +84,5 @@ async def forward(
 @routes.post("/v1/messages/count_tokens")
 async def count_tokens(request: web.Request) -> web.Response:
     body = await read_json_object(request)
-    validate_messages_body({**body, "model": body.get("model") or "-"})
+    validate_messages_request(body, model_required=False)
     return web.json_response({"input_tokens": await request.app[TOKENS].count_async(body)})

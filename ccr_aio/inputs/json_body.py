@@ -1,0 +1,170 @@
+"""A client's JSON body -> dict, or a 400 that says what is wrong with it.
+
+Beyond `json.loads` this refuses what would otherwise surface later as a 500, or as
+non-standard JSON sent on to a provider:
+- nesting deeper than MAX_DEPTH, measured on the raw bytes *before* parsing, so neither the
+  parser nor any recursive code after it (encoders, schema cleaners, token counting) can reach
+  Python's recursion limit;
+- `NaN`, `Infinity`, `-Infinity` and numbers that overflow to infinity: Python parses them, and
+  `json.dumps` would write them back out as tokens no JSON parser accepts;
+- bytes that are not UTF-8 (RFC 8259: JSON between systems is UTF-8).
+
+Lone surrogates (`"\\ud800"`) are replaced with U+FFFD instead of refused. JavaScript clients
+such as Claude Code produce them when they cut a string between the two halves of an emoji; they
+cannot be encoded as UTF-8 for the provider; and refusing them would make the session unusable,
+because the client sends the same history again on every turn (Anthropic's API answers them with
+a 400 that users cannot get past). Half a character is all that is lost.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import math
+import re
+from typing import Any
+
+from ..errors import ApiError
+
+# Claude Code's deepest bodies are 10 levels (tool input schemas); MCP tools with nested
+# schemas go deeper, so the limit leaves a wide margin while keeping every recursive walk short.
+MAX_DEPTH = 64
+
+
+class NotJsonNumber(ValueError):
+    """A number JSON cannot carry (NaN, ±Infinity, or one that overflows a double)."""
+
+
+def _refuse_constant(token: str) -> Any:
+    raise NotJsonNumber(f"{token} is not a JSON value")
+
+
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if math.isinf(value):
+        raise NotJsonNumber(f"the number {token[:40]} is out of range")
+    return value
+
+
+_decode = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float).decode
+
+# Inside a JSON string only `\\` and `\"` can hide a string's end or fake one: with both pairs
+# removed, every `"` left is a real string delimiter. The same left-to-right pass finds escaped
+# surrogate halves (`\ud83d`) at no extra cost; they are removed too, which changes no structure.
+_ESCAPES = re.compile(rb'\\(?:[\\"]|u[dD][89abcdefABCDEF])')
+_NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'[]{}"')))
+_ONE_BRACKET_KIND = bytes.maketrans(b"[{]}", b"(())")  # which kind closes which is the parser's job
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD](?:([89abAB])|[c-fC-F])[0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def parse_json_body(raw: bytes, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
+    """The body as a dict; ApiError(400) for anything that is not a plain JSON object."""
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, f"Invalid JSON in request body: not UTF-8 (byte {exc.start})") from None
+    unescaped, surrogate_halves = _unescape(raw)
+    if _structure_exceeds(unescaped, max_depth):
+        raise ApiError(400, f"Invalid JSON in request body: nested deeper than {max_depth} levels")
+    try:
+        body = _decode(text)
+    except RecursionError:  # unreachable after the check above; kept so no body can cause a 500
+        raise ApiError(400, f"Invalid JSON in request body: nested deeper than {max_depth} levels") from None
+    except ValueError as exc:
+        raise ApiError(400, f"Invalid JSON in request body: {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, f"Request body must be a JSON object, got {json_kind(body)}")
+    if surrogate_halves and has_lone_surrogate_escape(raw):
+        replace_lone_surrogates(body)
+    return body
+
+
+def nesting_exceeds(raw: bytes, limit: int) -> bool:
+    """Do the brackets outside strings nest deeper than `limit`? Exact for valid JSON; for invalid
+    JSON never lower than the depth a parser reaches before it fails. Uses C-speed byte
+    operations only (no per-byte Python loop), so a large body costs little."""
+    return _structure_exceeds(_unescape(raw)[0], limit)
+
+
+def _unescape(raw: bytes) -> tuple[bytes, int]:
+    """The body without its quote escapes, and how many surrogate-half escapes it has."""
+    unescaped, escapes = _ESCAPES.subn(b"", raw)
+    # A quote escape removes 2 bytes, a surrogate half's prefix 4: the difference counts the latter.
+    return unescaped, (len(raw) - len(unescaped)) // 2 - escapes
+
+
+def _structure_exceeds(unescaped: bytes, limit: int) -> bool:
+    skeleton = unescaped.translate(_ONE_BRACKET_KIND, _NOT_STRUCTURE)
+    # Two adjacent quotes are a string without brackets, or the end of one string and the start
+    # of the next with no bracket between: dropping them keeps the bracket structure as it is.
+    skeleton = skeleton.replace(b'""', b"")
+    if b'"' in skeleton:  # the few strings that hold brackets: keep only what is outside them
+        skeleton = b"".join(skeleton.split(b'"')[::2])
+    if b"(" * (limit + 1) in skeleton:  # the plain attack, found without any pass
+        return True
+    for passes in range(limit + 1):
+        if not skeleton:
+            return False
+        inner_removed = skeleton.replace(b"()", b"")  # one nesting level less per pass
+        if len(inner_removed) == len(skeleton):
+            # Unbalanced, so not JSON; what is left is ")...)(...(", as deep as its "(" count.
+            return passes + skeleton.count(b"(") > limit
+        skeleton = inner_removed
+    return True
+
+
+def has_lone_surrogate_escape(raw: bytes) -> bool:
+    """Does the body escape half of a surrogate pair without the other half? Proper pairs are
+    common (emoji from clients that escape all non-ASCII) and need no walk over the body."""
+    high_ends_at = -1  # where the low half must start, after an unmatched high half
+    for match in _SURROGATE_ESCAPE.finditer(raw):
+        start = before = match.start()
+        while before and raw[before - 1] == 0x5C:  # backslashes just before this one
+            before -= 1
+        if (start - before) % 2:
+            continue  # an escaped backslash followed by the text "ud800": not an escape
+        if match[1] is not None:  # a high half
+            if high_ends_at != -1:
+                return True
+            high_ends_at = match.end()
+        elif start != high_ends_at:
+            return True
+        else:
+            high_ends_at = -1
+    return high_ends_at != -1
+
+
+def replace_lone_surrogates(body: dict[str, Any]) -> None:
+    """Replace, in place, every lone surrogate in keys and string values with U+FFFD."""
+    stack: list[Any] = [body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if any(_SURROGATE.search(key) for key in node):
+                items = [(_SURROGATE.sub("\ufffd", key), value) for key, value in node.items()]
+                node.clear()
+                node.update(items)
+            for key, value in node.items():
+                if isinstance(value, str):
+                    if _SURROGATE.search(value):
+                        node[key] = _SURROGATE.sub("\ufffd", value)
+                elif isinstance(value, (dict, list)):
+                    stack.append(value)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                if isinstance(value, str):
+                    if _SURROGATE.search(value):
+                        node[index] = _SURROGATE.sub("\ufffd", value)
+                elif isinstance(value, (dict, list)):
+                    stack.append(value)
+
+
+_KINDS = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+
+
+def json_kind(value: Any) -> str:
+    """What a parsed JSON value is, in words for an error message ("an array", "a number")."""
+    return _KINDS.get(type(value), "a number")
