@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("__init__", "jsonutil", "errors", "private_files"),  # leaves
     ("resilience", "records", "inputs"),  # retry rules and key pools; request records, usage, metrics
     ("settings", "config", "config_store"),  # the configuration and its file
-    ("logs", "google_auth"),  # services set up from the settings
+    ("logs", "google_auth", "presets"),  # services set up from the settings; preset bundles
     ("transformers.base",),  # the transformer interface and registry
     ("transformers.shared",),
     ("transformers.endpoint", "transformers.params", "transformers.reasoning", "transformers.tools"),
@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("providers", "plugins"),
     ("routing",),
     ("pipeline",),
-    ("state",),
+    ("state", "buildable"),  # buildable: would a config build into a snapshot
     ("agents",),
     ("middlewares", "routes", "drain"),
     ("app",),
