@@ -12,7 +12,7 @@ from aiohttp import web
 from . import drain
 from .agents.image_cache import IMAGES, ImageCache
 from .middlewares import auth_middleware, error_middleware, request_id_middleware
-from .routes import admin, info, messages, models, ui
+from .routes import admin, info, messages, models, presets, ui
 from .pipeline.upstream import HTTP
 from .routing.sessions import SESSIONS, Sessions
 from .routing.tokens import TOKENS, TokenCounter, load_encoding
@@ -52,6 +52,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(messages.routes)
     app.add_routes(models.routes)
     admin.setup(app, settings)  # /api/* routes and the per-app management state
+    app.add_routes(presets.routes)  # /api/presets
     ui.setup(app)  # /ui (Jinja2 templates/) and /static/ assets
     app.on_startup.append(_warm_tokenizer)
     return app
