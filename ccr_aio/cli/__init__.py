@@ -22,7 +22,9 @@ COMMANDS: dict[str, str] = {
     "code": "run claude through the server (starting it if needed)",
     "model": "list or set the Router entries",
     "ui": "print (and open) the management UI address",
+    "preset": "export, install, list, info or delete presets (`ccr-aio preset --help`)",
 }
+PRESET_RUN = "  <preset>  run claude with an installed preset: ccr-aio <preset> [claude args]"
 _VALUE_OPTIONS = {"--config", "--host", "--port", "--log-level"}
 
 
@@ -40,7 +42,7 @@ def _common(nested: bool = False) -> argparse.ArgumentParser:
 
 
 def build_parser(command: str) -> argparse.ArgumentParser:
-    epilog = "commands:\n" + "\n".join(f"  {name:<9} {text}" for name, text in COMMANDS.items())
+    epilog = "commands:\n" + "\n".join(f"  {name:<9} {text}" for name, text in COMMANDS.items()) + "\n" + PRESET_RUN
     parser = argparse.ArgumentParser(
         prog="ccr-aio" if command == "start" else f"ccr-aio {command}", parents=[_common()],
         description="Claude Code Router on aiohttp" if command == "start" else COMMANDS[command],
@@ -83,19 +85,37 @@ def _handler(command: str, args: argparse.Namespace) -> Callable[[argparse.Names
     return getattr(commands, command)
 
 
+def _preset(command: str, before: list[str], after: list[str], argv: list[str]) -> int:
+    """`ccr-aio preset ...`, or `ccr-aio <preset> [claude args]` for an installed preset."""
+    from ..presets.store import PresetError
+    from . import preset_run, presets
+
+    args = build_parser("preset").parse_args(before)
+    args.argv = argv
+    try:
+        if command == "preset":
+            return presets.preset_command(args, after, _common)
+        if preset_run.is_runnable(command, args):
+            return preset_run.run_preset(command, args, after)
+    except PresetError as exc:
+        return preset_run.explain(exc)
+    print(f"ccr-aio: unknown command '{command}'; one of: {', '.join(COMMANDS)}, or an installed "
+          "preset's name (ccr-aio preset list)", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command, before, after = split_command(argv)
-    if command not in COMMANDS:
-        print(f"ccr-aio: unknown command '{command}'; one of: {', '.join(COMMANDS)}", file=sys.stderr)
-        return 2
-    if command == "code":
-        args = build_parser(command).parse_args(before)
-        args.claude_args = after
-    else:
-        args = build_parser(command).parse_args(before + after)
-    args.argv = argv  # a restart re-execs with exactly these
     try:
+        if command not in COMMANDS or command == "preset":
+            return _preset(command, before, after, argv)
+        if command == "code":
+            args = build_parser(command).parse_args(before)
+            args.claude_args = after
+        else:
+            args = build_parser(command).parse_args(before + after)
+        args.argv = argv  # a restart re-execs with exactly these
         return _handler(command, args)(args)
     except ConfigError as exc:
         print(f"ccr-aio: {exc}", file=sys.stderr)

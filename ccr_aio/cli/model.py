@@ -106,10 +106,10 @@ def model_set(args: argparse.Namespace) -> int:
     shown = "-" if chosen["value"] is None else chosen["value"]
     print(f"Router.{chosen['scenario']} = {shown}  (saved to {settings.config_path}"
           + (f"; backup {backup.name})" if backup else ")"))
-    return _notify_server(settings, args)
+    return notify_server(settings, args)
 
 
-def _notify_server(settings: Any, args: argparse.Namespace) -> int:
+def notify_server(settings: Any, args: argparse.Namespace) -> int:
     url, info = server_url(settings, args)
     if info is None and not daemon.healthy(url):
         print("The server is not running; the change applies when it starts.")
