@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..presets import install as installing
-from ..presets.fetch import MAX_DOWNLOAD_BYTES, download, too_large
+from ..presets import fetch
 from ..presets.inputs import effective_inputs
 from ..presets.manifest import unfilled
 from ..presets.merge import Ask, merge_into_file
@@ -32,14 +32,14 @@ from .preset_prompts import ask_inputs, confirm, interactive
 def read_source(source: str, settings: Settings) -> tuple[bytes, str | None]:
     """(the bytes, a name to fall back on) of a URL or a file."""
     if source.lower().startswith(("http://", "https://")):
-        data = asyncio.run(download(source, proxy=settings.proxy_url))
+        data = asyncio.run(fetch.download(source, proxy=settings.proxy_url))
         stem = source.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
         return data, stem[: -len(ARCHIVE_SUFFIX)] if stem.endswith(ARCHIVE_SUFFIX) else None
     path = Path(source).expanduser()
     if not path.is_file():
         raise PresetError(404, f"Preset file not found: {source}")
-    if path.stat().st_size > MAX_DOWNLOAD_BYTES:
-        raise too_large()
+    if path.stat().st_size > fetch.MAX_DOWNLOAD_BYTES:
+        raise fetch.too_large()
     return path.read_bytes(), path.name[: -len(ARCHIVE_SUFFIX)] if path.name.endswith(ARCHIVE_SUFFIX) else None
 
 

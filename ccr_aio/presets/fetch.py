@@ -26,8 +26,8 @@ _REPO = re.compile(r"^(?:(?:https?://)?(?:www\.)?github\.com/|git@github\.com:)?
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,200}$")
 
 
-def too_large(limit: int = MAX_DOWNLOAD_BYTES) -> PresetError:
-    return PresetError(413, f"The preset file is larger than {limit // (1024 * 1024)} MB")
+def too_large(limit: int | None = None) -> PresetError:
+    return PresetError(413, f"The preset file is larger than {(limit or MAX_DOWNLOAD_BYTES) / (1024 * 1024):g} MB")
 
 
 def check_url(url: object) -> str:
@@ -36,10 +36,12 @@ def check_url(url: object) -> str:
     return url
 
 
-async def download(url: str, *, limit: int = MAX_DOWNLOAD_BYTES, timeout: float = TIMEOUT_S,
+async def download(url: str, *, limit: int | None = None, timeout: float | None = None,
                    proxy: str | None = None) -> bytes:
     """The body at `url`; 502 when it cannot be had, 413 when it is over `limit`."""
     check_url(url)
+    limit = limit or MAX_DOWNLOAD_BYTES
+    timeout = timeout or TIMEOUT_S
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout), trust_env=False) as session:
             async with session.get(url, max_redirects=MAX_REDIRECTS, proxy=proxy) as response:

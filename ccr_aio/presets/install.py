@@ -109,8 +109,8 @@ def public_view(manifest: Mapping[str, Any], warnings: list[str], installed: boo
 
 def apply(root: Path, name: str, secrets: Mapping[str, Any]) -> dict[str, Any]:
     """Fill inputs of an installed preset; the new manifest, written atomically (0600)."""
+    directory = preset_dir(root, name)  # a bad name touches nothing, not even the lock
     with locked(root):
-        directory = preset_dir(root, name)
         manifest = apply_inputs(read_manifest(directory), secrets)
         write_manifest(directory, manifest)
     return manifest
@@ -118,8 +118,8 @@ def apply(root: Path, name: str, secrets: Mapping[str, Any]) -> dict[str, Any]:
 
 def trust_installed(root: Path, name: str) -> list[str]:
     """Record the user's trust in an installed preset's current settings; what they were."""
+    directory = preset_dir(root, name)
     with locked(root):
-        directory = preset_dir(root, name)
         manifest = read_manifest(directory)
         trust.record(directory, manifest)
     return validate.risks(manifest)
@@ -128,8 +128,10 @@ def trust_installed(root: Path, name: str) -> list[str]:
 def delete(root: Path, name: str) -> None:
     """Remove the preset's directory, and only it: a symlink is unlinked, never followed;
     the name is checked first (CCR's `DELETE /api/presets/%2E%2E` removed the config dir)."""
+    target = preset_dir(root, name)
+    if not os.path.lexists(target):
+        raise PresetError(404, "Preset not found")
     with locked(root):
-        target = preset_dir(root, name)
         if target.is_symlink():
             target.unlink()
         elif target.is_dir():

@@ -33,7 +33,7 @@ from ..errors import ApiError
 from ..presets import export as exporting
 from ..presets import install as installing
 from ..presets import validate
-from ..presets.fetch import MAX_DOWNLOAD_BYTES, download, github_archive_url, too_large
+from ..presets import fetch
 from ..presets.manifest import detail, summary, unfilled
 from ..presets.merge import merge_into_file
 from ..presets.store import ARCHIVE_SUFFIX, PresetError, preset_dir, presets_root, read_manifest
@@ -109,7 +109,7 @@ async def install_from_url(request: web.Request) -> web.Response:
     url = _text(body, "url")
     if url is None:
         raise ApiError(400, "Please provide a URL or upload a file")
-    data = await download(url, proxy=_proxy(request))
+    data = await fetch.download(url, proxy=_proxy(request))
     stem = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
     return await _install(request, data, body, stem[: -len(ARCHIVE_SUFFIX)] if stem.endswith(ARCHIVE_SUFFIX) else None)
 
@@ -119,8 +119,8 @@ async def install_from_github(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     if not body.get("repo"):
         raise ApiError(400, "Repository URL is required")
-    url, repo = github_archive_url(body.get("repo"), body.get("ref"))
-    return await _install(request, await download(url, proxy=_proxy(request)), body, repo)
+    url, repo = fetch.github_archive_url(body.get("repo"), body.get("ref"))
+    return await _install(request, await fetch.download(url, proxy=_proxy(request)), body, repo)
 
 
 @routes.post("/api/presets/upload")
@@ -138,9 +138,10 @@ async def upload(request: web.Request) -> web.Response:
         if part.filename is not None:
             if data is not None:
                 raise ApiError(400, "Upload one preset file at a time")
-            data, filename = await _read_part(part, MAX_DOWNLOAD_BYTES), part.filename
+            data, filename = await _read_part(part, fetch.MAX_DOWNLOAD_BYTES, fetch.too_large()), part.filename
         elif part.name:
-            fields[part.name] = (await _read_part(part, MAX_FIELD_BYTES)).decode("utf-8", "replace")
+            too_long = ApiError(413, f"The field {part.name!r} is over {MAX_FIELD_BYTES // 1024} KB")
+            fields[part.name] = (await _read_part(part, MAX_FIELD_BYTES, too_long)).decode("utf-8", "replace")
     if data is None:
         raise ApiError(400, "No file uploaded")
     body: dict[str, Any] = {"name": fields.get("name"), "trust": fields.get("trust", "").lower() in ("true", "1", "yes", "on"),
@@ -154,12 +155,12 @@ async def upload(request: web.Request) -> web.Response:
     return await _install(request, data, body, stem[: -len(ARCHIVE_SUFFIX)] if stem.endswith(ARCHIVE_SUFFIX) else None)
 
 
-async def _read_part(part: BodyPartReader, limit: int) -> bytes:
+async def _read_part(part: BodyPartReader, limit: int, too_large: ApiError) -> bytes:
     data = bytearray()
     while chunk := await part.read_chunk(64 * 1024):
         data += chunk
         if len(data) > limit:
-            raise too_large(limit) if limit == MAX_DOWNLOAD_BYTES else ApiError(413, f"The field {part.name!r} is too large")
+            raise too_large
     return bytes(data)
 
 
