@@ -81,7 +81,7 @@ def _inputs(fields: list[Field]) -> dict[str, Any]:
     mappings: dict[str, dict[str, Any]] = {}
     required = []
     for f in fields:
-        spec: dict[str, Any] = {"id": f.var, "type": "password", "label": f.path, "required": f.reference is None}
+        spec: dict[str, Any] = {"id": f.var, "type": "password", "label": f.label, "required": f.reference is None}
         if f.reference is not None:
             spec["defaultValue"] = f.reference
         schema.setdefault(f.var, spec)

@@ -50,6 +50,13 @@ class Field:
     var: str
     reference: str | None = None
     template: str | None = None
+    owner: str = ""  # the provider or transformer it belongs to
+
+    @property
+    def label(self) -> str:
+        """What a form or prompt shows: `deepseek api_key (Providers[0].api_key)`."""
+        what = f"{self.owner} {self.key}" if self.owner else self.key
+        return f"{what}{' in the URL' if self.template else ''} ({self.path})"
 
 
 def is_sensitive_key(key: str) -> bool:
@@ -165,16 +172,17 @@ def find_secrets(config: dict[str, Any]) -> list[Field]:
         if is_reference(value):
             if is_sensitive_key(key):
                 match = _REF_NAME.search(value)
-                fields.append(Field(where, key, match.group(1) if match else key, reference=value))
+                fields.append(Field(where, key, match.group(1) if match else key, reference=value,
+                                    owner=_owner(path, config)))
             continue
         owner = _owner(path, config)
         in_url = url_credentials(value)
         if in_url is not None:
             names = [_unique(var_name(owner, f"{key}_{label}"), used) for label in in_url[1]]
             template = fill_holes(in_url[0], [f"{{{{{n}}}}}" for n in names])
-            fields += [Field(where, key, name, template=template) for name in names]
+            fields += [Field(where, key, name, template=template, owner=owner) for name in names]
         elif _is_secret(path, key, value):
-            fields.append(Field(where, key, _unique(var_name(owner, key), used)))
+            fields.append(Field(where, key, _unique(var_name(owner, key), used), owner=owner))
     return fields
 
 
