@@ -170,7 +170,7 @@ async def test_names_from_bodies_fields_and_manifests_are_checked(api, files):
     url = files.serve("/evil.ccrsets", preset_zip(manifest("../../evil")))
     assert "(from the manifest" in await error(await api.post("/api/presets/install", json={"url": url}), 400)
     ok_url = files.serve("/ok.ccrsets", preset_zip())
-    for name in ("../x", "a/b", "install"):
+    for name in ("../x", "a/b", "install", "market"):
         assert "Invalid preset name" in await error(
             await api.post("/api/presets/install", json={"url": ok_url, "name": name}), 400)
     upload = multipart([("file", preset_zip()), ("name", "../../x")])
@@ -337,3 +337,21 @@ async def test_list_is_sorted_and_skips_unreadable_presets(api):
     listed = (await body_of(await api.get("/api/presets")))["presets"]
     assert [p["id"] for p in listed] == ["alpha", "zeta"]  # [FIX §4.1] CCR kept readdir order
     assert "not valid JSON5" in await error(await api.get("/api/presets/broken"), 500)
+
+
+async def test_manifests_are_read_as_json5_and_written_as_strict_json(api):
+    """[FIX §1.1] CCR's list and archive loader read strict JSON only; [FIX §4.5-1] apply
+    targets the directory id, not the manifest's name."""
+    await api.post("/api/presets/upload", data=multipart([("file", preset_zip(manifest("demo"))), ("name", "dir-id")]))
+    stored = api.home / "presets" / "dir-id" / "manifest.json"
+    edited = "// edited by hand\n" + stored.read_text().rstrip()[:-1] + ',"transformers": [{"path": "/x.py"}],}'
+    stored.write_text(edited)
+    listed = (await body_of(await api.get("/api/presets")))["presets"]
+    assert [(p["id"], p["name"]) for p in listed] == [("dir-id", "demo")]
+    view = await body_of(await api.get("/api/presets/dir-id"))
+    assert view["config"]["transformers"] == [{"path": "/x.py"}] and "transformers" not in view["metadata"]
+    assert (await api.post("/api/presets/demo/apply", json={"secrets": {"apiKey": "k"}})).status == 404
+    assert (await api.post("/api/presets/dir-id/apply", json={"secrets": {"apiKey": "k"}})).status == 200
+    text = stored.read_text()
+    assert text.startswith('{\n  "name": "demo"') and json.loads(text)["transformers"] == [{"path": "/x.py"}]
+    assert not (api.home / "temp").exists()  # nothing is staged on disk

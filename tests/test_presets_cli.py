@@ -103,12 +103,14 @@ async def test_export_install_fill_inputs_and_run(users, provider, fake):
     stored = json.loads((user.ccr / "presets" / "shared" / "manifest.json").read_text())
     assert [p["api_key"] for p in stored["Providers"]] == ["sk-typed-secret", "$OTHER_KEY"]
 
-    result = await user.run("shared", "-p", "hello from the test", "--model", "m")
+    marker = user.home / "pwned"
+    result = await user.run("shared", "-p", "hello from the test", "--model", "m", f"$(touch {marker})")
     assert result.code == 3, result.err  # claude's exit code
     assert "hello from the preset's provider" in result.out
     record = read_record(user.record)
-    assert record["argv"][:4] == ["-p", "hello from the test", "--model", "m"]  # [FIX] the prompt is kept
-    assert record["argv"][4] == "--settings" and len(record["argv"]) == 6
+    # [FIX] the prompt is kept, and the args reach claude verbatim, through no shell
+    assert record["argv"][:5] == ["-p", "hello from the test", "--model", "m", f"$(touch {marker})"]
+    assert record["argv"][5] == "--settings" and len(record["argv"]) == 7 and not marker.exists()
     assert record["env"]["ANTHROPIC_BASE_URL"] == provider.url[: -len("/v1/messages")]
     assert record["env"]["ANTHROPIC_AUTH_TOKEN"] == "sk-typed-secret"
     assert record["env"]["ANTHROPIC_API_KEY"] is None
@@ -183,6 +185,8 @@ async def test_risky_settings_need_trust_and_are_shown_on_the_first_run(users, p
     assert not (user.ccr / "presets" / "risky").exists()
     assert (await user.run("preset", "install", str(path), "--trust")).code == 0
 
+    info = await user.run("preset", "info", "risky")
+    assert "Claude Code settings: hooks" in info.out and "runs with your rights" in info.out
     first = await user.run("risky", "-p", "x")
     assert first.code == 3 and "claudeCodeSettings.hooks" in first.err
     assert read_record(user.record)["settings"]["hooks"] == hook
@@ -234,6 +238,8 @@ async def test_command_errors_exit_1_and_touch_nothing(users):
     for args, message in checks:
         result = await user.run(*args)
         assert result.code == 1 and message in result.err, (args, result.err)
+    escaped = await user.run("../../etc", "-p", "x")  # never read as a preset
+    assert escaped.code == 2 and "unknown command" in escaped.err and not user.record.exists()
     assert (user.ccr / "config.json").exists() and user.home.exists()
     helped = await user.run("--help")
     assert "preset" in helped.out and "<preset>" in helped.out
