@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("pipeline",),
     ("state",),
     ("agents",),
-    ("middlewares", "routes"),
+    ("middlewares", "browser_guard", "routes"),
     ("app",),
     ("cli", "__main__"),
 ]

@@ -28,6 +28,7 @@ from .json_body import read_json_object
 
 routes = web.RouteTableDef()
 log = structlog.get_logger("ccr_aio.admin")
+CONFIG_TYPES = ("application/json", "application/json5")
 
 
 @dataclass
@@ -96,7 +97,12 @@ async def get_config(request: web.Request) -> web.Response:
 
 async def read_config_body(request: web.Request) -> dict[str, Any]:
     """The posted config: JSON, or JSON5 (comments, trailing commas) with `Content-Type:
-    application/json5`, as the UI's raw editor may send. Either way it is stored as JSON."""
+    application/json5`, as the UI's raw editor may send. Either way it is stored as JSON. Any
+    other type is a 415: an HTML form or a `fetch` that skips the CORS preflight can only send
+    text/plain, urlencoded or multipart bodies."""
+    if request.content_type not in CONFIG_TYPES:
+        raise ApiError(415, f"Content-Type must be application/json (or application/json5), got "
+                            f"{request.content_type!r}"[:200])
     if request.content_type != "application/json5":
         return await read_json_object(request)
     try:
