@@ -4,7 +4,8 @@ Reload: a config that was saved (or changed on disk, for /api/reload and /api/re
 a new `Snapshot` that replaces `app[STATE].current`. Requests already running keep the snapshot
 they read at their start, so no stream is dropped. A config that does not build (unknown
 transformer, bad PORT...) is refused before anything is written: the old file and the old
-snapshot stay, and the 400 says why.
+snapshot stay, and the 400 says why. So is one the next start could not read back (nested too
+deep for the JSON5 reader).
 """
 
 from __future__ import annotations
@@ -104,7 +105,11 @@ async def read_config_body(request: web.Request) -> dict[str, Any]:
         raise ApiError(415, f"Content-Type must be application/json (or application/json5), got "
                             f"{request.content_type!r}"[:200])
     if request.content_type != "application/json5":
-        return await read_json_object(request)
+        try:
+            return await read_json_object(request)
+        except RecursionError:
+            raise ApiError(400, f"Invalid JSON in request body: nested too deep (a config may nest "
+                                f"{config_store.MAX_DEPTH} levels)") from None
     try:
         text = (await request.read()).decode("utf-8")
     except UnicodeDecodeError:
@@ -119,7 +124,12 @@ async def read_config_body(request: web.Request) -> dict[str, Any]:
 
 def _checked(admin: Admin, body: dict[str, Any]) -> Settings:
     """The posted config parsed by the same model as start-up; a save refuses every problem,
-    also the ones a load would skip (broken plugin entries)."""
+    also the ones a load would skip (broken plugin entries), and a config the next start could
+    not read."""
+    try:
+        config_store.encode(body)  # first: a tree too deep for the reader is too deep to walk
+    except config_store.Unreadable as exc:
+        raise ApiError(400, f"Config not saved: the next start could not read it: {exc}") from None
     try:
         settings = admin.settings_for(body)
     except ConfigInvalid as exc:
