@@ -72,7 +72,7 @@ def router_warnings(config: Config) -> list[str]:
         if value:
             provider, _, model = value.partition(",")
             if (provider.strip().lower(), model.strip().lower()) not in known:
-                warnings.append(f"Router.{key} '{value}' is not a configured provider,model")
+                warnings.append(f"Router.{key} {value!r} is not a configured provider,model")
     return warnings
 
 

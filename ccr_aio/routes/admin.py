@@ -5,7 +5,8 @@ a new `Snapshot` that replaces `app[STATE].current`. Requests already running ke
 they read at their start, so no stream is dropped. A config that does not build (unknown
 transformer, bad PORT...) is refused before anything is written: the old file and the old
 snapshot stay, and the 400 says why. So is one the next start could not read back (nested too
-deep for the JSON5 reader).
+deep for the JSON5 reader), and one that points the server at files outside the config
+directory (`admin_files.py`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ..errors import ApiError
 from ..config import ConfigError, ConfigInvalid, describe
 from ..settings import Settings, build_settings, load_settings, parse_config_text
 from ..state import STATE, Snapshot, build_snapshot
-from . import admin_logs
+from . import admin_files, admin_logs
 from .json_body import read_json_object
 
 routes = web.RouteTableDef()
@@ -122,10 +123,10 @@ async def read_config_body(request: web.Request) -> dict[str, Any]:
         raise ApiError(400, f"Invalid JSON5, nothing saved: {exc}") from None
 
 
-def _checked(admin: Admin, body: dict[str, Any]) -> Settings:
+def _checked(admin: Admin, body: dict[str, Any], running: Settings) -> Settings:
     """The posted config parsed by the same model as start-up; a save refuses every problem,
-    also the ones a load would skip (broken plugin entries), and a config the next start could
-    not read."""
+    also the ones a load would skip (broken plugin entries), a config the next start could
+    not read, and new references to files outside the config directory."""
     try:
         config_store.encode(body)  # first: a tree too deep for the reader is too deep to walk
     except config_store.Unreadable as exc:
@@ -139,6 +140,9 @@ def _checked(admin: Admin, body: dict[str, Any]) -> Settings:
                             "config.") from None
     if settings.problems:
         raise ApiError(400, "Invalid config, nothing saved: " + describe(settings.problems))
+    outside = admin_files.new_references_outside(body, running, admin.env)
+    if outside:
+        raise ApiError(400, "Config not saved: " + "; ".join(outside))
     return settings
 
 
@@ -146,7 +150,7 @@ def _checked(admin: Admin, body: dict[str, Any]) -> Settings:
 async def save_config(request: web.Request) -> web.Response:
     body = await read_config_body(request)
     app, admin = request.app, request.app[ADMIN]
-    checked = _checked(admin, body)
+    checked = await asyncio.to_thread(_checked, admin, body, app[STATE].current.settings)
     async with admin.lock:  # build-write-swap is one step for concurrent POSTs
         try:
             snapshot = await asyncio.to_thread(build_snapshot, checked)
