@@ -3,6 +3,8 @@
 - SIGTERM/SIGINT: stop listening, let in-flight requests finish (up to SHUTDOWN_GRACE_S),
   remove the PID file, exit 0. A second signal during that wait kills at once.
 - SIGHUP: reload the config file in place (same as POST /api/reload).
+- A first-run server (listening on 0.0.0.0) that gets providers and no APIKEY moves its
+  listening socket to 127.0.0.1 at once (`admin.rebind`); open connections carry on.
 - POST /api/restart: after the answer is sent, stop listening, let in-flight requests finish
   (up to RESTART_GRACE_S), then `execve` the same interpreter with `-m ccr_aio` and the same
   arguments. The PID stays the same (so the PID file and systemd's MainPID stay right) and the
@@ -16,7 +18,8 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -77,14 +80,16 @@ async def _run(settings: Settings, overrides: dict[str, Any]) -> int | str:
     admin.restart = lambda: finish(RESTART)
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S)
     await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
     try:
-        await web.TCPSite(runner, settings.host, settings.port).start()
+        await site.start()
     except OSError as exc:
         reason = exc.strerror or str(exc)
         log.error("cannot_listen", host=settings.host, port=settings.port, error=reason)
         print(f"ccr-aio: cannot listen on {settings.host}:{settings.port}: {reason}", file=sys.stderr)
         await runner.cleanup()
         return 1
+    admin.rebind = _rebinder(runner, site, settings, finish)
     reloads: set[asyncio.Task] = set()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, finish, 0)
@@ -109,6 +114,32 @@ async def _run(settings: Settings, overrides: dict[str, Any]) -> int | str:
     if result != RESTART:
         daemon.remove_pid(settings.home, os.getpid())
     return result
+
+
+def _rebinder(runner: web.AppRunner, site: web.TCPSite, settings: Settings,
+              finish: Callable[[int], None]) -> Callable[[str], Awaitable[None]]:
+    """`rebind(host)`: listen on `host` instead, same port. The old listening socket closes
+    first (the kernel will not bind 127.0.0.1:port while 0.0.0.0:port is bound); connections
+    already open carry on. If the new bind fails, the server stops with exit code 1."""
+    current = site
+
+    async def rebind(host: str) -> None:
+        nonlocal current
+        port = runner.addresses[0][1] if runner.addresses else settings.port
+        await current.stop()
+        current = web.TCPSite(runner, host, port)
+        try:
+            await current.start()
+        except OSError as exc:
+            log.error("cannot_listen", host=host, port=port, error=exc.strerror or str(exc))
+            finish(1)
+            return
+        info = daemon.read_pid(settings.home)
+        if info is not None and info.pid == os.getpid():
+            daemon.write_pid(settings.home, replace(info, host=host))
+        log.info("listening", url=f"http://{host}:{port}")
+
+    return rebind
 
 
 def _reload_on_signal(app: web.Application, tasks: set[asyncio.Task]) -> None:

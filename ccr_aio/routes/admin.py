@@ -7,14 +7,18 @@ transformer, bad PORT...) is refused before anything is written: the old file an
 snapshot stay, and the 400 says why. So is one the next start could not read back (nested too
 deep for the JSON5 reader), and one that points the server at files outside the config
 directory (`admin_files.py`).
+
+A server that listens on the network without an APIKEY (first-run set-up) and gets providers
+by a save or a reload moves its listening socket to 127.0.0.1 at once (`rebind`, set by the
+server); it does not stay open until the next restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
@@ -23,6 +27,7 @@ from aiohttp import web
 from .. import config_store
 from ..errors import ApiError
 from ..config import ConfigError, ConfigInvalid, describe
+from ..config.hosts import is_loopback_name
 from ..settings import Settings, build_settings, load_settings, parse_config_text
 from ..state import STATE, Snapshot, build_snapshot
 from . import admin_files, admin_logs
@@ -30,6 +35,7 @@ from .json_body import read_json_object
 
 routes = web.RouteTableDef()
 log = structlog.get_logger("ccr_aio.admin")
+LOOPBACK = "127.0.0.1"
 CONFIG_TYPES = ("application/json", "application/json5")
 
 
@@ -43,6 +49,8 @@ class Admin:
     overrides: dict[str, Any] = field(default_factory=dict)
     # Called after /api/restart has answered; None (tests, embedding) = reload only.
     restart: Callable[[], None] | None = None
+    # Moves the listening socket to another host, same port; None (tests, embedding) = cannot.
+    rebind: Callable[[str], Awaitable[None]] | None = None
 
     def settings_for(self, raw: dict[str, Any]) -> Settings:
         return build_settings(raw, self.started.config_path, self.env, self.overrides)
@@ -72,15 +80,38 @@ def restart_notes(admin: Admin, settings: Settings) -> list[str]:
     return [f"{', '.join(changed)} changed: takes effect after a restart (POST /api/restart)"]
 
 
-async def reload_from_disk(app: web.Application) -> Snapshot:
+async def apply(app: web.Application, snapshot: Snapshot) -> list[str]:
+    """Swap in `snapshot` (the caller holds `admin.lock`); notes for the answer. A server open
+    to the network without an APIKEY that now has providers closes to 127.0.0.1 at once."""
+    admin = app[ADMIN]
+    app[STATE].current = snapshot
+    settings = snapshot.settings
+    if not settings.config.providers or settings.apikey or is_loopback_name(admin.started.host):
+        return []
+    if admin.rebind is None:  # embedded: the browser guard answers only this machine meanwhile
+        log.warning("open_without_apikey", host=admin.started.host)
+        return [f"Providers and no APIKEY: only requests from this machine are answered; restart to "
+                f"listen on {LOOPBACK} only"]
+    await admin.rebind(LOOPBACK)
+    admin.started = replace(admin.started, host=LOOPBACK)
+    log.warning("listening_narrowed", host=LOOPBACK, reason="providers and no APIKEY")
+    return [f"Providers and no APIKEY: the server now listens on {LOOPBACK} only (it was open to the "
+            "network for set-up); set APIKEY to reach it from other machines"]
+
+
+async def reload_with_notes(app: web.Application) -> tuple[Snapshot, list[str]]:
     """Load the config file again and swap the snapshot; ConfigError leaves the old one."""
     admin = app[ADMIN]
     async with admin.lock:
         # Off the loop: reading the file, importing plugins and a custom router all block.
         snapshot = await asyncio.to_thread(lambda: build_snapshot(admin.load()))
-        app[STATE].current = snapshot
+        notes = await apply(app, snapshot)
     log.info("config_reloaded", config=str(snapshot.settings.config_path), providers=len(snapshot.providers))
-    return snapshot
+    return snapshot, notes
+
+
+async def reload_from_disk(app: web.Application) -> Snapshot:
+    return (await reload_with_notes(app))[0]
 
 
 @routes.get("/api/config")
@@ -163,8 +194,8 @@ async def save_config(request: web.Request) -> web.Response:
         except config_store.StoreError as exc:
             raise ApiError(500, f"Could not save the config: {exc}. The previous file is "
                                 "unchanged and still in use.") from None
-        app[STATE].current = snapshot
-    warnings = config_store.router_warnings(settings.config) + restart_notes(admin, settings)
+        notes = await apply(app, snapshot)
+    warnings = config_store.router_warnings(settings.config) + restart_notes(admin, settings) + notes
     log.info("config_saved", config=str(settings.config_path), backup=str(backup) if backup else None,
              warnings=warnings)
     return web.json_response({"success": True, "message": "Config saved successfully",
@@ -179,9 +210,9 @@ async def list_transformers(request: web.Request) -> web.Response:
     return web.json_response({"transformers": items})
 
 
-async def _reload_or_400(app: web.Application, action: str) -> Snapshot:
+async def _reload_or_400(app: web.Application, action: str) -> tuple[Snapshot, list[str]]:
     try:
-        return await reload_from_disk(app)
+        return await reload_with_notes(app)
     except ConfigError as exc:
         raise ApiError(400, f"{action}: the config file does not load: {exc}. The server keeps "
                             "running with the current config.") from None
@@ -189,8 +220,8 @@ async def _reload_or_400(app: web.Application, action: str) -> Snapshot:
 
 @routes.post("/api/reload")
 async def reload_config(request: web.Request) -> web.Response:
-    snapshot = await _reload_or_400(request.app, "Not reloaded")
-    warnings = restart_notes(request.app[ADMIN], snapshot.settings)
+    snapshot, notes = await _reload_or_400(request.app, "Not reloaded")
+    warnings = restart_notes(request.app[ADMIN], snapshot.settings) + notes
     return web.json_response({"success": True, "message": "Config reloaded", "warnings": warnings})
 
 
