@@ -51,8 +51,8 @@ def names_this_server(host: str, settings: Settings) -> bool:
 
 
 def refusal(method: str, path: str, headers: MultiMapping[str], remote: str | None, settings: Settings) -> str | None:
-    """Why this request may not be answered, or None. No Host at all is an HTTP/1.0 client,
-    never a browser."""
+    """Why this request may not be answered, or None. No Host at all is an HTTP/1.0 client
+    (aiohttp refuses HTTP/1.1 without one), never a browser."""
     hosts = headers.getall("Host", [])
     if len(hosts) > 1:
         return "More than one Host header"

@@ -20,10 +20,11 @@ class RawResponse:
 
 
 async def raw_request(port: int, target: str | bytes, headers: list[tuple[str, str | bytes]] | None = None,
-                      method: str = "GET", body: bytes = b"", host: str | None = "127.0.0.1") -> RawResponse:
+                      method: str = "GET", body: bytes = b"", host: str | None = "127.0.0.1",
+                      version: str = "1.1") -> RawResponse:
     """Send one request as written (`host=None` sends no Host header) and read the whole answer."""
     target = target.encode("latin-1") if isinstance(target, str) else target
-    lines = [method.encode() + b" " + target + b" HTTP/1.1"]
+    lines = [method.encode() + b" " + target + b" HTTP/" + version.encode()]
     if host is not None:
         lines.append(b"Host: " + host.encode("latin-1"))
     for name, value in headers or []:

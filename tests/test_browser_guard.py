@@ -98,10 +98,10 @@ async def test_a_second_host_header_is_refused(make_client, fake):
     assert response.status in (400, 403) and PROVIDER_KEY.encode() not in response.body
 
 
-async def test_no_host_header_at_all_is_a_non_browser_client(make_client, fake):
+async def test_no_host_header_at_all_is_an_old_client_never_a_browser(make_client, fake):
     client = await make_client(base_config(fake))
-    response = await raw_request(client.port, "/health", host=None)
-    assert response.status in (200, 400)  # HTTP/1.1 wants one; never a browser either way
+    assert (await raw_request(client.port, "/api/config", host=None, version="1.0")).status == 200
+    assert (await raw_request(client.port, "/api/config", host=None)).status == 400  # HTTP/1.1 must have one
 
 
 def test_host_parsing():
