@@ -32,7 +32,7 @@ from typing import Any
 
 import structlog
 
-from .settings import ConfigError, Settings
+from .settings import ConfigError, FromEnv, Settings
 from .transformers.base import Registry, Transformer
 
 log = structlog.get_logger("ccr_aio.plugins")
@@ -72,7 +72,7 @@ def load_plugins(settings: Settings, base: Registry) -> tuple[Registry, list[str
                 raise PluginError(spec.problem)
             plugin = adapt(_load_class(spec.path, settings.home), dict(spec.options), spec.path)
         except (Exception, SystemExit) as exc:  # anything in user code: report it, keep the others
-            errors.append(f"transformer plugin {where}: {_describe(exc)}")
+            errors.append(_as_written_in(f"transformer plugin {where}: {_describe(exc)}", spec.path))
             continue
         replaced = base.get(plugin.name)
         registry.register(plugin, plugin.name)
@@ -91,18 +91,25 @@ def plugin_hint(errors: list[str]) -> Iterator[None]:
         raise
 
 
-def _load_class(ref: str, home: Path) -> type:
+def plugin_file(ref: str, home: Path) -> Path | None:
+    """The file a `path` entry names (relative to `home`, a `:Class` suffix dropped); None for
+    a `module:Class` reference."""
     if _MODULE_REF.match(ref) and not ref.endswith(".py"):
+        return None
+    match = _CLASS_SUFFIX.match(ref)
+    path = Path(match.group(1) if match else ref).expanduser()
+    return path if path.is_absolute() else home / path
+
+
+def _load_class(ref: str, home: Path) -> type:
+    path = plugin_file(ref, home)
+    if path is None:
         module_name, class_name = ref.split(":")
         return _pick(importlib.import_module(module_name), class_name, ref)
     match = _CLASS_SUFFIX.match(ref)
-    file, class_name = (match.group(1), match.group(2)) if match else (ref, None)
-    path = Path(file).expanduser()
-    if not path.is_absolute():
-        path = home / path
     if not path.is_file():
         raise PluginError(f"no such file: {path}")
-    return _pick(_exec_file(path), class_name, ref)
+    return _pick(_exec_file(path), match.group(2) if match else None, ref)
 
 
 def _exec_file(path: Path) -> ModuleType:
@@ -127,6 +134,10 @@ def _pick(module: ModuleType, class_name: str | None, ref: str) -> type:
         found = getattr(module, class_name, None)
         if not isinstance(found, type):
             raise PluginError(f"{module.__name__} has no class {class_name}")
+        if not (issubclass(found, Transformer) or any(callable(getattr(found, h, None)) for h in HOOKS + _REFERENCE_HOOKS)):
+            # Checked before it is constructed: `subprocess:Popen` with options would run a command.
+            raise PluginError(f"{module.__name__}.{class_name} is not a transformer class "
+                              f"(no {', '.join(HOOKS)} method and not a Transformer subclass)")
         return found
     classes = [
         obj
@@ -220,6 +231,11 @@ def _awaitable(function: Any) -> Any:
         return function(self, request, provider, ctx)
 
     return request_in
+
+
+def _as_written_in(text: str, ref: str) -> str:
+    """A load error about a `$VAR` path names the path as written, not what the variable holds."""
+    return text.replace(str(ref), ref.written) if isinstance(ref, FromEnv) and str(ref) else text
 
 
 def _describe(exc: BaseException) -> str:

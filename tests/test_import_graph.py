@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("pipeline",),
     ("state",),
     ("agents",),
-    ("middlewares", "routes", "drain"),
+    ("middlewares", "browser_guard", "routes", "drain"),
     ("app",),
     ("cli", "__main__"),
 ]
