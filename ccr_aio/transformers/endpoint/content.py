@@ -145,22 +145,35 @@ def _tool_message(block: dict[str, Any], media: list[dict[str, Any]]) -> dict[st
     return message
 
 
-def user_messages(blocks: list[Any], out: list[dict[str, Any]]) -> None:
+def _in_call_order(tool_messages: list[dict[str, Any]], call_ids: list[str]) -> list[dict[str, Any]]:
+    """Tool messages ordered as the assistant's tool_calls (results of unknown calls last, in
+    their own order). Claude Code sends parallel tool results in completion order, and some
+    OpenAI-compatible providers reject tool messages that do not follow the calls' order."""
+    if len(tool_messages) < 2 or not call_ids:
+        return tool_messages
+    position = {call_id: n for n, call_id in enumerate(call_ids)}
+    return sorted(tool_messages, key=lambda m: position.get(m["tool_call_id"], len(position)))
+
+
+def user_messages(blocks: list[Any], out: list[dict[str, Any]], call_ids: list[str] | None = None) -> None:
     """Append the tool messages, then at most one user message, for one Anthropic user turn.
 
     All tool messages come first because OpenAI requires them to directly follow the assistant's
-    tool_calls. Images returned by tools go at the front of the user message that follows.
+    tool_calls, in the order of `call_ids` (the calls of the assistant turn before). Images
+    returned by tools go at the front of the user message that follows.
     """
     parts: list[dict[str, Any]] = []
     media: list[dict[str, Any]] = []
+    tool_messages: list[dict[str, Any]] = []
     for block in blocks:
         if isinstance(block, dict) and block.get("type") == "tool_result":
             if block.get("tool_use_id"):
-                out.append(_tool_message(block, media))
+                tool_messages.append(_tool_message(block, media))
             continue
         part = user_part(block)
         if part is not None:
             parts.append(part)
+    out.extend(_in_call_order(tool_messages, call_ids or []))
     if media or parts:
         out.append({"role": "user", "content": media + parts if media else parts})
 
@@ -196,6 +209,13 @@ def assistant_message(blocks: list[Any]) -> dict[str, Any]:
     return message
 
 
+def _call_ids(message: dict[str, Any] | None) -> list[str]:
+    """The tool call ids of `message` when it is an assistant turn."""
+    if message is None or message.get("role") != "assistant":
+        return []
+    return [call["id"] for call in message.get("tool_calls") or ()]
+
+
 def convert_messages(messages: list[Any], out: list[dict[str, Any]]) -> None:
     """Anthropic `messages` -> unified messages appended to `out` (after the system prompt)."""
     for msg in messages:
@@ -214,6 +234,6 @@ def convert_messages(messages: list[Any], out: list[dict[str, Any]]) -> None:
             out.append({"role": role, "content": content})
         elif isinstance(content, list):
             if role == "user":
-                user_messages(content, out)
+                user_messages(content, out, _call_ids(out[-1] if out else None))
             else:
                 out.append(assistant_message(content))
