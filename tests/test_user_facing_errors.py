@@ -1,7 +1,8 @@
-"""What a user reads when a provider connection fails.
+"""What a user reads when a provider connection fails, and Claude Code's pre-connect probe.
 
 A dropped or refused provider connection is reported in words, never as aiohttp's repr
 (`<TransferEncodingError: 400, message='Not enough data for satisfy transfer length header.'>`).
+`HEAD /api/hello`, which Claude Code sends before it connects, answers like /health: no key.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import anthropic
 import pytest
 
 from ccr_aio.pipeline.upstream import client_error_words
-from tests.conftest import provider_config, sdk
+from tests.conftest import base_config, provider_config, sdk
 from tests.fakes.openai_upstream import stream_reply, text_chunks
 from tests.stream_grammar import check_stream
 
@@ -78,3 +79,13 @@ def test_connection_errors_in_words() -> None:
     }
     for exc, words in cases.items():
         assert client_error_words(exc) == words
+
+
+@pytest.mark.parametrize("method", ["HEAD", "GET"])
+async def test_api_hello_answers_without_a_key_like_health(make_client: Any, fake: Any, method: str) -> None:
+    client = await make_client(base_config(fake, APIKEY="secret-key"))
+    response = await client.request(method, "/api/hello")
+    assert response.status == 200
+    if method == "GET":
+        assert (await response.json())["status"] == "ok"
+    assert (await client.request(method, "/api/config")).status == 401  # the rest of /api stays closed
