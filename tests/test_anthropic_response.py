@@ -152,6 +152,23 @@ def test_ar5_missing_usage_is_zero():
     assert out["usage"] == {"input_tokens": 0, "output_tokens": 0, "cache_read_input_tokens": 0}
 
 
+@pytest.mark.parametrize(
+    "usage, output",
+    [
+        # OpenAI, DeepSeek: completion_tokens already include the reasoning.
+        ({"prompt_tokens": 339, "completion_tokens": 83, "total_tokens": 422,
+          "completion_tokens_details": {"reasoning_tokens": 39}}, 83),
+        # xAI: they do not, and total_tokens says so.
+        ({"prompt_tokens": 307, "completion_tokens": 26, "total_tokens": 560,
+          "completion_tokens_details": {"reasoning_tokens": 227}}, 253),
+        ({"prompt_tokens": 10, "completion_tokens": 5}, 5),
+    ],
+)
+def test_output_tokens_count_the_reasoning_once(usage, output):
+    out = unified_to_anthropic_message(completion({"content": "x"}, usage=usage))
+    assert out["usage"]["output_tokens"] == output
+
+
 def test_input_is_not_mutated():
     before = copy.deepcopy(AR1_UPSTREAM)
     unified_to_anthropic_message(AR1_UPSTREAM)

@@ -30,14 +30,20 @@ def map_stop_reason(finish_reason: str | None, had_tool_use: bool = False) -> st
 
 
 def anthropic_usage(usage: dict[str, Any] | None) -> dict[str, int]:
-    """Unified (OpenAI) usage -> Anthropic usage; cached prompt tokens are reported apart."""
+    """Unified (OpenAI) usage -> Anthropic usage; cached prompt tokens are reported apart.
+    Output counts reasoning, as Anthropic's does: OpenAI's completion_tokens include it, xAI's
+    leave it out (its total_tokens is prompt + completion + reasoning), so it is added back."""
     usage = usage or {}
     prompt = usage.get("prompt_tokens") or 0
     details = usage.get("prompt_tokens_details") or {}
     cached = details.get("cached_tokens") or usage.get("cache_read_input_tokens") or 0
+    output = usage.get("completion_tokens") or 0
+    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
+    if reasoning and usage.get("total_tokens") == prompt + output + reasoning:
+        output += reasoning
     result = {
         "input_tokens": max(prompt - cached, 0),
-        "output_tokens": usage.get("completion_tokens") or 0,
+        "output_tokens": output,
         "cache_read_input_tokens": cached,
     }
     created = usage.get("cache_creation_input_tokens") or details.get("cache_creation_tokens")
