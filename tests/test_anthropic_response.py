@@ -354,6 +354,23 @@ async def test_aggregate_error_chunk_raises():
     assert info.value.message == "upstream exploded"
 
 
+@pytest.mark.parametrize(
+    "error, status",
+    [
+        ({"message": "Token limit reached", "code": 400}, 400),  # OpenRouter, after a 200
+        ({"message": "quota", "type": "rate_limit_error", "status": "429"}, 429),
+        ({"message": "bad tool call", "type": "invalid_request_error", "code": "tool_use_failed"}, 400),  # Groq
+        ({"message": "who knows", "type": "server_error"}, 500),
+    ],
+)
+async def test_aggregate_error_keeps_the_status_a_streaming_client_would_see(error, status):
+    """A JSON client gets the status the error event of a streaming client names: a 400 must not
+    turn into a 500 that Claude Code would retry."""
+    with pytest.raises(ApiError) as info:
+        await aggregate_chunks(agen([C({"content": "a"}), {"error": error}]))
+    assert info.value.status == status and info.value.message == error["message"]
+
+
 async def test_aggregate_empty_stream():
     out = await aggregate_chunks(agen([]))
     assert out["choices"][0]["message"] == {"role": "assistant", "content": None}

@@ -15,6 +15,7 @@ from typing import Any
 from ...errors import ApiError
 from ...jsonutil import dumps
 from ..shared.chunks import new_completion
+from .mappings import upstream_error_status
 
 
 class _ToolCall:
@@ -42,7 +43,8 @@ class _Fold:
 
     def add(self, chunk: dict[str, Any]) -> None:
         if chunk.get("error") is not None:
-            raise ApiError(500, _error_message(chunk["error"]))
+            # The status the error stands for, as a streaming client gets it in the error event.
+            raise ApiError(upstream_error_status(chunk["error"]) or 500, _error_message(chunk["error"]))
         self.id = self.id or chunk.get("id") or ""
         self.model = chunk.get("model") or self.model
         self.created = self.created or chunk.get("created")
@@ -132,8 +134,8 @@ def _error_message(error: Any) -> str:
 async def aggregate_chunks(chunks: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:
     """Fold unified stream chunks into one non-streaming unified chat.completion.
 
-    An error chunk raises ApiError(500) with the upstream's message: a JSON client cannot be
-    given a half answer.
+    An error chunk raises ApiError with the upstream's message and the status it stands for
+    (500 when it names none): a JSON client cannot be given a half answer.
     """
     fold = _Fold()
     async for chunk in chunks:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...errors import ERROR_TYPES
+
 _STOP_REASONS = {
     "stop": "end_turn",
     "length": "max_tokens",
@@ -17,6 +19,23 @@ _STOP_REASONS = {
     "pause_turn": "pause_turn",
     "refusal": "refusal",
 }
+
+
+# The first status of each Anthropic error type (invalid_request_error -> 400, not 405).
+_STATUS_FOR_TYPE = {kind: status for status, kind in reversed(list(ERROR_TYPES.items()))}
+
+
+def upstream_error_status(error: Any) -> int | None:
+    """The HTTP status an upstream error reported inside an answer stands for: its numeric
+    `status` or `code`, else the status of its Anthropic error type; None when it says neither."""
+    if not isinstance(error, dict):
+        return None
+    status = error.get("status") or error.get("code")
+    if isinstance(status, str) and status.isdigit():
+        status = int(status)
+    if isinstance(status, int) and not isinstance(status, bool) and 400 <= status < 600:
+        return status
+    return _STATUS_FOR_TYPE.get(error.get("type"))  # type: ignore[arg-type]
 
 
 def map_stop_reason(finish_reason: str | None, had_tool_use: bool = False) -> str:

@@ -22,15 +22,13 @@ from typing import Any
 
 import structlog
 
-from ...errors import ERROR_TYPES, error_type_for
+from ...errors import error_type_for
 from ...jsonutil import dumps, loads
 from ..base import Context
 from ..shared.chunks import closing
-from .mappings import anthropic_usage, map_stop_reason
+from .mappings import anthropic_usage, map_stop_reason, upstream_error_status
 
 log = structlog.get_logger("ccr_aio.anthropic_stream")
-
-_ANTHROPIC_ERROR_TYPES = frozenset(ERROR_TYPES.values())
 
 
 class _Tool:
@@ -284,15 +282,8 @@ class _Converter:
 def _error_body(error: Any) -> dict[str, str]:
     if not isinstance(error, dict):
         return {"type": "api_error", "message": str(error)}
-    status = error.get("status") or error.get("code")
-    if isinstance(status, str) and status.isdigit():
-        status = int(status)
-    if isinstance(status, int) and not isinstance(status, bool):
-        kind = error_type_for(status)
-    elif error.get("type") in _ANTHROPIC_ERROR_TYPES:
-        kind = error["type"]
-    else:
-        kind = "api_error"
+    status = upstream_error_status(error)
+    kind = error_type_for(status) if status is not None else "api_error"
     message = error.get("message")
     if not message or not isinstance(message, str):
         message = dumps(error)
