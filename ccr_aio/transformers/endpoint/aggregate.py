@@ -15,15 +15,17 @@ from typing import Any
 from ...errors import ApiError
 from ...jsonutil import dumps
 from ..shared.chunks import new_completion
+from ..shared.tool_signatures import signature_of, with_signature
 from .mappings import upstream_error_status
 
 
 class _ToolCall:
-    __slots__ = ("id", "name", "args")
+    __slots__ = ("id", "name", "signature", "args")
 
     def __init__(self) -> None:
         self.id = ""
         self.name = ""
+        self.signature: str | None = None
         self.args: list[str] = []
 
 
@@ -89,6 +91,7 @@ class _Fold:
         function = call.get("function") or {}
         # Some providers repeat the full name on every fragment: never concatenate names.
         tool.name = tool.name or function.get("name") or ""
+        tool.signature = tool.signature or signature_of(call)
         arguments = function.get("arguments")
         if isinstance(arguments, str):
             tool.args.append(arguments)
@@ -100,11 +103,14 @@ class _Fold:
         if self.tools:
             now = int(time.time() * 1000)
             message["tool_calls"] = [
-                {
-                    "id": tool.id or f"call_{now}_{n}",
-                    "type": "function",
-                    "function": {"name": tool.name, "arguments": "".join(tool.args)},
-                }
+                with_signature(
+                    {
+                        "id": tool.id or f"call_{now}_{n}",
+                        "type": "function",
+                        "function": {"name": tool.name, "arguments": "".join(tool.args)},
+                    },
+                    tool.signature,
+                )
                 for n, tool in enumerate(self.tools.values())
             ]
         if self.thinking or self.signature:

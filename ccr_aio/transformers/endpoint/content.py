@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...jsonutil import dumps
+from ..shared.tool_signatures import split_id, with_signature
 
 # Claude Code puts a per-version billing line first in `system`; forwarding it would change the
 # prompt prefix on every release and spoil the provider's prompt cache.
@@ -139,7 +140,8 @@ def _tool_message(block: dict[str, Any], media: list[dict[str, Any]]) -> dict[st
         text = dumps(content)
     if block.get("is_error"):
         text = f"Error: {text}"
-    message: dict[str, Any] = {"role": "tool", "content": text, "tool_call_id": block["tool_use_id"]}
+    call_id, _ = split_id(block["tool_use_id"])  # the id the provider knows the call by
+    message: dict[str, Any] = {"role": "tool", "content": text, "tool_call_id": call_id}
     if block.get("cache_control") is not None:
         message["cache_control"] = block["cache_control"]
     return message
@@ -197,8 +199,10 @@ def assistant_message(blocks: list[Any]) -> dict[str, Any]:
                 texts.append(block["text"])
         elif kind == "tool_use":
             if block.get("id"):
+                call_id, signature = split_id(block["id"])
                 function = {"name": block.get("name") or "", "arguments": _arguments(block.get("input"))}
-                tool_calls.append({"id": block["id"], "type": "function", "function": function})
+                call = {"id": call_id, "type": "function", "function": function}
+                tool_calls.append(with_signature(call, signature))
         elif kind == "thinking" and thinking is None and block.get("signature"):
             thinking = {"content": block.get("thinking") or "", "signature": block["signature"]}
     message: dict[str, Any] = {"role": "assistant", "content": "\n".join(texts)}

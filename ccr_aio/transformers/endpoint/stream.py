@@ -26,18 +26,20 @@ from ...errors import error_type_for
 from ...jsonutil import dumps, loads
 from ..base import Context
 from ..shared.chunks import closing
+from ..shared.tool_signatures import id_with_signature, signature_of
 from .mappings import anthropic_usage, map_stop_reason, upstream_error_status
 
 log = structlog.get_logger("ccr_aio.anthropic_stream")
 
 
 class _Tool:
-    __slots__ = ("key", "id", "name", "args", "done_hint", "state")
+    __slots__ = ("key", "id", "name", "signature", "args", "done_hint", "state")
 
     def __init__(self, key: Any) -> None:
         self.key = key
         self.id: str | None = None
         self.name: str | None = None
+        self.signature: str | None = None  # a Gemini thought signature, carried in the id
         self.args: list[str] = []
         self.done_hint = False  # last non-blank argument character is "}": worth a JSON check
         self.state = "pending"  # -> "open" -> "closed"
@@ -176,6 +178,7 @@ class _Converter:
         function = call.get("function") or {}
         tool.id = tool.id or call.get("id") or None
         tool.name = tool.name or function.get("name") or None
+        tool.signature = tool.signature or signature_of(call)
         args = function.get("arguments")
         if not args or not isinstance(args, str):
             return
@@ -210,7 +213,7 @@ class _Converter:
                 return
 
     def open_tool(self, tool: _Tool) -> None:
-        tool_id = tool.id or self.ctx.new_id("call_")
+        tool_id = id_with_signature(tool.id or self.ctx.new_id("call_"), tool.signature)
         name = tool.name or f"tool_{tool.key}"
         self.open("tool_use", {"type": "tool_use", "id": tool_id, "name": name, "input": {}})
         self.live, tool.state = tool, "open"
