@@ -14,7 +14,7 @@ from .state import STATE
 
 log = structlog.get_logger("ccr_aio.http")
 REQUEST_ID = web.RequestKey("request_id", str)
-_PUBLIC = ("/", "/health")
+_PUBLIC = ("/", "/health", "/api/hello")
 
 
 @web.middleware

@@ -15,6 +15,7 @@ from typing import Any
 from ..providers import Provider
 from ..transformers.base import Context, Transformer, UpstreamOptions
 from ..transformers.shared.cache_control import strip_cache_control
+from ..transformers.shared.tool_signatures import strip_signatures
 from .chunk_shape import check_answer, checked_chunks
 
 
@@ -61,8 +62,11 @@ async def prepare_request(
             options.merge(extra)
         else:
             request = result
-    if not any(t.keeps_cache_control for t in (*provider.chain, *provider.model_chain(model))):
+    transformers = (*provider.chain, *provider.model_chain(model))
+    if not any(t.keeps_cache_control for t in transformers):
         request = strip_cache_control(request)  # OpenAI-format providers reject or ignore it
+    if not any(t.reads_tool_signatures for t in transformers):
+        request = strip_signatures(request)  # only Gemini reads them; strict providers reject them
     return Prepared(request, options)
 
 

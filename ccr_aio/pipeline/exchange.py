@@ -27,7 +27,7 @@ from ..transformers.base import Context, Transformer
 from ..transformers.endpoint.response import aggregate_chunks, message_to_events
 from .chain import Prepared, unified_json, unified_stream
 from .sse import iter_json_chunks
-from .upstream import HTTP, open_upstream, passthrough_headers, provider_headers
+from .upstream import HTTP, client_error_words, open_upstream, passthrough_headers, provider_headers
 
 PING_INTERVAL_S = 15.0
 ReadHook = Callable[[], Awaitable[None]]
@@ -141,7 +141,8 @@ async def _read(content: aiohttp.StreamReader, route: Route) -> bytes:
     except asyncio.TimeoutError:
         raise ApiError(504, f"Provider {route.label} stopped sending (read timeout)") from None
     except aiohttp.ClientError as exc:
-        raise ApiError(502, f"Provider {route.label} dropped the connection mid-response: {exc}") from None
+        words = client_error_words(exc)
+        raise ApiError(502, f"Provider {route.label} dropped the connection mid-response: {words}") from None
 
 
 async def _read_or_ping(content: aiohttp.StreamReader, route: Route, on_silence: ReadHook) -> bytes:

@@ -90,6 +90,9 @@ class Transformer:
     # True when this transformer sends Anthropic `cache_control` markers where they are
     # understood (or removes them itself); otherwise the chain strips them for OpenAI wire.
     keeps_cache_control: ClassVar[bool] = False
+    # True when this transformer reads the Gemini thought signatures that unified tool calls
+    # carry in `extra_content` (shared/tool_signatures.py); otherwise the chain strips them.
+    reads_tool_signatures: ClassVar[bool] = False
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.options: dict[str, Any] = dict(options or {})

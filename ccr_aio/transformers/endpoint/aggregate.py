@@ -15,14 +15,17 @@ from typing import Any
 from ...errors import ApiError
 from ...jsonutil import dumps
 from ..shared.chunks import new_completion
+from ..shared.tool_signatures import signature_of, with_signature
+from .mappings import upstream_error_status
 
 
 class _ToolCall:
-    __slots__ = ("id", "name", "args")
+    __slots__ = ("id", "name", "signature", "args")
 
     def __init__(self) -> None:
         self.id = ""
         self.name = ""
+        self.signature: str | None = None
         self.args: list[str] = []
 
 
@@ -42,7 +45,8 @@ class _Fold:
 
     def add(self, chunk: dict[str, Any]) -> None:
         if chunk.get("error") is not None:
-            raise ApiError(500, _error_message(chunk["error"]))
+            # The status the error stands for, as a streaming client gets it in the error event.
+            raise ApiError(upstream_error_status(chunk["error"]) or 500, _error_message(chunk["error"]))
         self.id = self.id or chunk.get("id") or ""
         self.model = chunk.get("model") or self.model
         self.created = self.created or chunk.get("created")
@@ -87,6 +91,7 @@ class _Fold:
         function = call.get("function") or {}
         # Some providers repeat the full name on every fragment: never concatenate names.
         tool.name = tool.name or function.get("name") or ""
+        tool.signature = tool.signature or signature_of(call)
         arguments = function.get("arguments")
         if isinstance(arguments, str):
             tool.args.append(arguments)
@@ -98,11 +103,14 @@ class _Fold:
         if self.tools:
             now = int(time.time() * 1000)
             message["tool_calls"] = [
-                {
-                    "id": tool.id or f"call_{now}_{n}",
-                    "type": "function",
-                    "function": {"name": tool.name, "arguments": "".join(tool.args)},
-                }
+                with_signature(
+                    {
+                        "id": tool.id or f"call_{now}_{n}",
+                        "type": "function",
+                        "function": {"name": tool.name, "arguments": "".join(tool.args)},
+                    },
+                    tool.signature,
+                )
                 for n, tool in enumerate(self.tools.values())
             ]
         if self.thinking or self.signature:
@@ -132,8 +140,8 @@ def _error_message(error: Any) -> str:
 async def aggregate_chunks(chunks: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:
     """Fold unified stream chunks into one non-streaming unified chat.completion.
 
-    An error chunk raises ApiError(500) with the upstream's message: a JSON client cannot be
-    given a half answer.
+    An error chunk raises ApiError with the upstream's message and the status it stands for
+    (500 when it names none): a JSON client cannot be given a half answer.
     """
     fold = _Fold()
     async for chunk in chunks:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..base import Context, ProviderInfo, Transformer, builtin
+from ..shared.tool_signatures import split_id
 from .request import anthropic_to_unified
 from .response import unified_to_anthropic_message
 from .stream import unified_to_anthropic_stream
@@ -30,12 +31,13 @@ class Anthropic(Transformer):
         return unified_to_anthropic_message(body, ctx.client_model)
 
     def passthrough(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        """Forward as is, minus thinking blocks another provider signed: after a mid-session
-        model switch Anthropic would reject the whole request over "invalid signature"."""
+        """Forward as is, minus thinking blocks another provider signed (after a mid-session
+        model switch Anthropic would reject the whole request over "invalid signature"), and
+        with Gemini's thought signatures taken out of tool ids (Anthropic has no use for them)."""
         body = dict(body)
         messages = body.get("messages")
         if isinstance(messages, list):
-            body["messages"] = [_without_foreign_thinking(m) for m in messages]
+            body["messages"] = [_with_short_tool_ids(_without_foreign_thinking(m)) for m in messages]
         return body
 
     def auth(self, headers: dict[str, str], provider: ProviderInfo, ctx: Context) -> dict[str, str]:
@@ -61,3 +63,22 @@ def _without_foreign_thinking(message: Any) -> Any:
     if message.get("role") != "assistant" or not isinstance(content, list) or not any(map(_is_foreign, content)):
         return message
     return {**message, "content": [b for b in content if not _is_foreign(b)]}
+
+
+_ID_KEYS = {"tool_use": "id", "tool_result": "tool_use_id"}
+
+
+def _short_ids(block: Any) -> Any:
+    key = _ID_KEYS.get(block.get("type")) if isinstance(block, dict) else None
+    if key is None:
+        return block
+    call_id, signature = split_id(block.get(key))
+    return block if signature is None else {**block, key: call_id}
+
+
+def _with_short_tool_ids(message: Any) -> Any:
+    content = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(content, list):
+        return message
+    blocks = [_short_ids(block) for block in content]
+    return message if all(a is b for a, b in zip(blocks, content)) else {**message, "content": blocks}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...jsonutil import dumps
+from ..shared.tool_signatures import split_id, with_signature
 
 # Claude Code puts a per-version billing line first in `system`; forwarding it would change the
 # prompt prefix on every release and spoil the provider's prompt cache.
@@ -139,28 +140,42 @@ def _tool_message(block: dict[str, Any], media: list[dict[str, Any]]) -> dict[st
         text = dumps(content)
     if block.get("is_error"):
         text = f"Error: {text}"
-    message: dict[str, Any] = {"role": "tool", "content": text, "tool_call_id": block["tool_use_id"]}
+    call_id, _ = split_id(block["tool_use_id"])  # the id the provider knows the call by
+    message: dict[str, Any] = {"role": "tool", "content": text, "tool_call_id": call_id}
     if block.get("cache_control") is not None:
         message["cache_control"] = block["cache_control"]
     return message
 
 
-def user_messages(blocks: list[Any], out: list[dict[str, Any]]) -> None:
+def _in_call_order(tool_messages: list[dict[str, Any]], call_ids: list[str]) -> list[dict[str, Any]]:
+    """Tool messages ordered as the assistant's tool_calls (results of unknown calls last, in
+    their own order). Claude Code sends parallel tool results in completion order, and some
+    OpenAI-compatible providers reject tool messages that do not follow the calls' order."""
+    if len(tool_messages) < 2 or not call_ids:
+        return tool_messages
+    position = {call_id: n for n, call_id in enumerate(call_ids)}
+    return sorted(tool_messages, key=lambda m: position.get(m["tool_call_id"], len(position)))
+
+
+def user_messages(blocks: list[Any], out: list[dict[str, Any]], call_ids: list[str] | None = None) -> None:
     """Append the tool messages, then at most one user message, for one Anthropic user turn.
 
     All tool messages come first because OpenAI requires them to directly follow the assistant's
-    tool_calls. Images returned by tools go at the front of the user message that follows.
+    tool_calls, in the order of `call_ids` (the calls of the assistant turn before). Images
+    returned by tools go at the front of the user message that follows.
     """
     parts: list[dict[str, Any]] = []
     media: list[dict[str, Any]] = []
+    tool_messages: list[dict[str, Any]] = []
     for block in blocks:
         if isinstance(block, dict) and block.get("type") == "tool_result":
             if block.get("tool_use_id"):
-                out.append(_tool_message(block, media))
+                tool_messages.append(_tool_message(block, media))
             continue
         part = user_part(block)
         if part is not None:
             parts.append(part)
+    out.extend(_in_call_order(tool_messages, call_ids or []))
     if media or parts:
         out.append({"role": "user", "content": media + parts if media else parts})
 
@@ -184,8 +199,10 @@ def assistant_message(blocks: list[Any]) -> dict[str, Any]:
                 texts.append(block["text"])
         elif kind == "tool_use":
             if block.get("id"):
+                call_id, signature = split_id(block["id"])
                 function = {"name": block.get("name") or "", "arguments": _arguments(block.get("input"))}
-                tool_calls.append({"id": block["id"], "type": "function", "function": function})
+                call = {"id": call_id, "type": "function", "function": function}
+                tool_calls.append(with_signature(call, signature))
         elif kind == "thinking" and thinking is None and block.get("signature"):
             thinking = {"content": block.get("thinking") or "", "signature": block["signature"]}
     message: dict[str, Any] = {"role": "assistant", "content": "\n".join(texts)}
@@ -194,6 +211,13 @@ def assistant_message(blocks: list[Any]) -> dict[str, Any]:
     if thinking is not None:
         message["thinking"] = thinking
     return message
+
+
+def _call_ids(message: dict[str, Any] | None) -> list[str]:
+    """The tool call ids of `message` when it is an assistant turn."""
+    if message is None or message.get("role") != "assistant":
+        return []
+    return [call["id"] for call in message.get("tool_calls") or ()]
 
 
 def convert_messages(messages: list[Any], out: list[dict[str, Any]]) -> None:
@@ -214,6 +238,6 @@ def convert_messages(messages: list[Any], out: list[dict[str, Any]]) -> None:
             out.append({"role": role, "content": content})
         elif isinstance(content, list):
             if role == "user":
-                user_messages(content, out)
+                user_messages(content, out, _call_ids(out[-1] if out else None))
             else:
                 out.append(assistant_message(content))

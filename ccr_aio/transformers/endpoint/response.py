@@ -14,6 +14,7 @@ from typing import Any
 
 from ...errors import ApiError
 from ...jsonutil import dumps, loads
+from ..shared.tool_signatures import id_with_signature, signature_of
 from .aggregate import aggregate_chunks
 from .mappings import anthropic_usage, map_stop_reason
 
@@ -88,7 +89,7 @@ def unified_to_anthropic_message(body: dict[str, Any], model: str | None = None)
         content.append(
             {
                 "type": "tool_use",
-                "id": call.get("id") or f"call_{_now_ms()}_{n}",
+                "id": id_with_signature(call.get("id") or f"call_{_now_ms()}_{n}", signature_of(call)),
                 "name": function.get("name") or "",
                 "input": _tool_input(function.get("arguments")),
             }

@@ -22,24 +22,24 @@ from typing import Any
 
 import structlog
 
-from ...errors import ERROR_TYPES, error_type_for
+from ...errors import error_type_for
 from ...jsonutil import dumps, loads
 from ..base import Context
 from ..shared.chunks import closing
-from .mappings import anthropic_usage, map_stop_reason
+from ..shared.tool_signatures import id_with_signature, signature_of
+from .mappings import anthropic_usage, map_stop_reason, upstream_error_status
 
 log = structlog.get_logger("ccr_aio.anthropic_stream")
 
-_ANTHROPIC_ERROR_TYPES = frozenset(ERROR_TYPES.values())
-
 
 class _Tool:
-    __slots__ = ("key", "id", "name", "args", "done_hint", "state")
+    __slots__ = ("key", "id", "name", "signature", "args", "done_hint", "state")
 
     def __init__(self, key: Any) -> None:
         self.key = key
         self.id: str | None = None
         self.name: str | None = None
+        self.signature: str | None = None  # a Gemini thought signature, carried in the id
         self.args: list[str] = []
         self.done_hint = False  # last non-blank argument character is "}": worth a JSON check
         self.state = "pending"  # -> "open" -> "closed"
@@ -178,6 +178,7 @@ class _Converter:
         function = call.get("function") or {}
         tool.id = tool.id or call.get("id") or None
         tool.name = tool.name or function.get("name") or None
+        tool.signature = tool.signature or signature_of(call)
         args = function.get("arguments")
         if not args or not isinstance(args, str):
             return
@@ -212,7 +213,7 @@ class _Converter:
                 return
 
     def open_tool(self, tool: _Tool) -> None:
-        tool_id = tool.id or self.ctx.new_id("call_")
+        tool_id = id_with_signature(tool.id or self.ctx.new_id("call_"), tool.signature)
         name = tool.name or f"tool_{tool.key}"
         self.open("tool_use", {"type": "tool_use", "id": tool_id, "name": name, "input": {}})
         self.live, tool.state = tool, "open"
@@ -284,15 +285,8 @@ class _Converter:
 def _error_body(error: Any) -> dict[str, str]:
     if not isinstance(error, dict):
         return {"type": "api_error", "message": str(error)}
-    status = error.get("status") or error.get("code")
-    if isinstance(status, str) and status.isdigit():
-        status = int(status)
-    if isinstance(status, int) and not isinstance(status, bool):
-        kind = error_type_for(status)
-    elif error.get("type") in _ANTHROPIC_ERROR_TYPES:
-        kind = error["type"]
-    else:
-        kind = "api_error"
+    status = upstream_error_status(error)
+    kind = error_type_for(status) if status is not None else "api_error"
     message = error.get("message")
     if not message or not isinstance(message, str):
         message = dumps(error)

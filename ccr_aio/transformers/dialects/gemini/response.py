@@ -2,11 +2,14 @@
 (with the [FIX]es).
 
 Thinking follows the thinking protocol (docs/architecture.md): thought parts stream as
-`delta.thinking.content`, and the first `thoughtSignature` (tagged, see `request.py`) ends the
-block. On Gemini 3 the signature arrives with the answer, after the thoughts, so answer text that
-comes first is held back until it does (otherwise the client would close the thinking block with a
-made-up signature and the real one could never be replayed). A finish always yields its own chunk
-with the usage.
+`delta.thinking.content`, and the first `thoughtSignature` after them (tagged, see `request.py`)
+ends the block. On Gemini 3 the signature arrives with the answer, after the thoughts, so answer
+text that comes first is held back until it does (otherwise the client would close the thinking
+block with a made-up signature and the real one could never be replayed). A signature that no
+open thinking block takes stays on its functionCall (`shared/tool_signatures.py`), and one on a
+text part is dropped: Gemini does not require those back, and a thinking block made up to carry
+it would show the user text the model never wrote. A finish always yields its own chunk with
+the usage.
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ from ....errors import ApiError
 from ....jsonutil import dumps
 from ...base import Context
 from ...shared.chunks import new_chunk, new_completion, run_converter
+from ...shared.tool_signatures import with_signature
 from .request import is_gemini3, mark_signature
 
 _FILTERED = frozenset(
     {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT"}
 )
-NO_CONTENT = "(no content)"
 
 
 def finish_reason(reason: Any, had_tools: bool) -> str | None:
@@ -111,17 +114,21 @@ def _parts(candidate: dict[str, Any]) -> list[dict[str, Any]]:
     return [p for p in parts if isinstance(p, dict)] if isinstance(parts, list) else []
 
 
-def _signature(parts: list[dict[str, Any]]) -> str | None:
-    return next((p["thoughtSignature"] for p in parts if p.get("thoughtSignature")), None)
+def _signed_part(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((p for p in parts if p.get("thoughtSignature")), None)
 
 
-def _tool_call(call: dict[str, Any], tool_id: str) -> dict[str, Any]:
+def _tool_call(part: dict[str, Any], tool_id: str, taken: dict[str, Any] | None) -> dict[str, Any]:
+    """The unified call of a functionCall part, with the part's signature unless a thinking
+    block already took it (`taken` is the part whose signature closed one)."""
+    call = part["functionCall"]
     args = call.get("args")
-    return {
+    tool = {
         "id": call.get("id") or tool_id,
         "type": "function",
         "function": {"name": call.get("name") or "", "arguments": dumps(args if isinstance(args, dict) else {})},
     }
+    return tool if part is taken else with_signature(tool, part.get("thoughtSignature"))
 
 
 def gemini_json_to_unified(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
@@ -136,18 +143,18 @@ def gemini_json_to_unified(body: dict[str, Any], ctx: Context) -> dict[str, Any]
     parts = _parts(candidate)
     thinking_text = "".join(p.get("text") or "" for p in parts if p.get("thought"))
     text = "\n".join(p["text"] for p in parts if not p.get("thought") and isinstance(p.get("text"), str) and p["text"])
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    signed = _signed_part(parts) if thinking_text else None
+    if thinking_text:
+        thinking: dict[str, Any] = {"content": thinking_text}
+        if signed is not None:
+            thinking["signature"] = mark_signature(signed["thoughtSignature"])
+        message["thinking"] = thinking
     calls = [
-        _tool_call(p["functionCall"], ctx.new_id("tool_"))
+        _tool_call(p, ctx.new_id("tool_"), signed)
         for p in parts
         if not p.get("thought") and isinstance(p.get("functionCall"), dict)
     ]
-    message: dict[str, Any] = {"role": "assistant", "content": text}
-    signature = _signature(parts)
-    if thinking_text or signature:
-        thinking: dict[str, Any] = {"content": thinking_text or NO_CONTENT}
-        if signature:
-            thinking["signature"] = mark_signature(signature)
-        message["thinking"] = thinking
     if calls:
         message["tool_calls"] = calls
     cited = annotations(candidate.get("groundingMetadata"))
@@ -217,12 +224,11 @@ class _Stream:
                 self.signed = False  # thoughts after a signed block start a new block
                 self.has_thinking = True
                 self.emit({"role": "assistant", "content": None, "thinking": {"content": part["text"]}})
-        signature = _signature(parts)
-        if signature and not self.signed:
-            if not self.has_thinking:  # a signature needs a thinking block to travel in
-                self.emit({"role": "assistant", "content": None, "thinking": {"content": NO_CONTENT}})
-            self.emit({"role": "assistant", "content": None, "thinking": {"signature": mark_signature(signature)}})
-            self.signed = self.has_thinking = True
+        signed = _signed_part(parts) if self.has_thinking and not self.signed else None
+        if signed is not None:
+            signature = mark_signature(signed["thoughtSignature"])
+            self.emit({"role": "assistant", "content": None, "thinking": {"signature": signature}})
+            self.signed = True
             self.flush_pending()
         text = "\n".join(
             p["text"] for p in parts if not p.get("thought") and isinstance(p.get("text"), str) and p["text"]
@@ -244,11 +250,10 @@ class _Stream:
         if delta:
             self.emit(delta)
         for part in parts:
-            call = part.get("functionCall")
-            if isinstance(call, dict) and not part.get("thought"):
+            if isinstance(part.get("functionCall"), dict) and not part.get("thought"):
                 self.flush_pending()
                 self.tool_index += 1
-                tool = _tool_call(call, self.ctx.new_id("ccr_tool_"))
+                tool = _tool_call(part, self.ctx.new_id("ccr_tool_"), signed)
                 self.emit({"role": "assistant", "tool_calls": [{**tool, "index": self.tool_index}]})
         reason = candidate.get("finishReason")
         if reason:
