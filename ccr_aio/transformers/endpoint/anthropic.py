@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ...shapes.anthropic import AnthropicEvent, AnthropicMessage, AnthropicRequest
+from ...shapes.unified import UnifiedChunk, UnifiedCompletion, UnifiedRequest
 from ..base import Context, ProviderInfo, Transformer, builtin
 from .request import anthropic_to_unified
 from .response import unified_to_anthropic_message
@@ -20,19 +22,19 @@ class Anthropic(Transformer):
     name = "Anthropic"
     endpoint = "/v1/messages"
 
-    def request_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    def request_out(self, body: AnthropicRequest, ctx: Context) -> UnifiedRequest:
         return anthropic_to_unified(body)
 
-    def stream_in(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+    def stream_in(self, chunks: AsyncIterator[UnifiedChunk], ctx: Context) -> AsyncIterator[AnthropicEvent]:
         return unified_to_anthropic_stream(chunks, ctx)
 
-    def json_in(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    def json_in(self, body: UnifiedCompletion, ctx: Context) -> AnthropicMessage:
         return unified_to_anthropic_message(body, ctx.client_model)
 
-    def passthrough(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    def passthrough(self, body: AnthropicRequest, ctx: Context) -> AnthropicRequest:
         """Forward as is, minus thinking blocks another provider signed: after a mid-session
         model switch Anthropic would reject the whole request over "invalid signature"."""
-        body = dict(body)
+        body = body.copy()
         messages = body.get("messages")
         if isinstance(messages, list):
             body["messages"] = [_without_foreign_thinking(m) for m in messages]

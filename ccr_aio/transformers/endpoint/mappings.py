@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from ...shapes.anthropic import AnthropicUsage, StopReason
+from ...shapes.unified import Usage
 
-_STOP_REASONS = {
+_STOP_REASONS: dict[str, StopReason] = {
     "stop": "end_turn",
     "length": "max_tokens",
     "max_tokens": "max_tokens",
@@ -19,7 +20,7 @@ _STOP_REASONS = {
 }
 
 
-def map_stop_reason(finish_reason: str | None, had_tool_use: bool = False) -> str:
+def map_stop_reason(finish_reason: str | None, had_tool_use: bool = False) -> StopReason:
     """OpenAI/Gemini finish_reason -> Anthropic stop_reason ([FIX])."""
     reason = _STOP_REASONS.get(finish_reason or "", None)
     if reason is None:
@@ -29,13 +30,13 @@ def map_stop_reason(finish_reason: str | None, had_tool_use: bool = False) -> st
     return reason
 
 
-def anthropic_usage(usage: dict[str, Any] | None) -> dict[str, int]:
+def anthropic_usage(usage: Usage | None) -> AnthropicUsage:
     """Unified (OpenAI) usage -> Anthropic usage; cached prompt tokens are reported apart."""
     usage = usage or {}
     prompt = usage.get("prompt_tokens") or 0
     details = usage.get("prompt_tokens_details") or {}
     cached = details.get("cached_tokens") or usage.get("cache_read_input_tokens") or 0
-    result = {
+    result: AnthropicUsage = {
         "input_tokens": max(prompt - cached, 0),
         "output_tokens": usage.get("completion_tokens") or 0,
         "cache_read_input_tokens": cached,
