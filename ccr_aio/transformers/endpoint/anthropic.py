@@ -60,6 +60,7 @@ def _is_foreign(block: Any) -> bool:
 
 def _without_foreign_thinking(message: Any) -> Any:
     content = message.get("content") if isinstance(message, dict) else None
-    if message.get("role") != "assistant" or not isinstance(content, list) or not any(map(_is_foreign, content)):
+    # `content` first: a message that is not an object is forwarded as is, for the provider to refuse.
+    if not isinstance(content, list) or message.get("role") != "assistant" or not any(map(_is_foreign, content)):
         return message
     return {**message, "content": [b for b in content if not _is_foreign(b)]}
