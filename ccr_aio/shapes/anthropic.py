@@ -217,6 +217,9 @@ class ContentBlockStopEvent(TypedDict):
     index: int
 
 
+BlockEvent = ContentBlockStartEvent | ContentBlockDeltaEvent | ContentBlockStopEvent  # events with an index
+
+
 class MessageDelta(TypedDict):
     stop_reason: StopReason | None
     stop_sequence: str | None
