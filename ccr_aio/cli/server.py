@@ -85,7 +85,7 @@ async def _run(settings: Settings, overrides: dict[str, Any]) -> int | str:
         print(f"ccr-aio: cannot listen on {settings.host}:{settings.port}: {reason}", file=sys.stderr)
         await runner.cleanup()
         return 1
-    reloads: set[asyncio.Task] = set()
+    reloads: set[asyncio.Task[None]] = set()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, finish, 0)
     loop.add_signal_handler(signal.SIGHUP, _reload_on_signal, app, reloads)
@@ -111,7 +111,7 @@ async def _run(settings: Settings, overrides: dict[str, Any]) -> int | str:
     return result
 
 
-def _reload_on_signal(app: web.Application, tasks: set[asyncio.Task]) -> None:
+def _reload_on_signal(app: web.Application, tasks: set[asyncio.Task[None]]) -> None:
     task = asyncio.ensure_future(_reload(app))
     tasks.add(task)  # keep a reference until done
     task.add_done_callback(tasks.discard)
