@@ -30,7 +30,7 @@ from .settings import interpolate, parse_config_text
 try:  # POSIX only; without it, writes are still atomic, just not serialised across processes
     import fcntl
 except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # the module is absent there; callers test for None
 
 BACKUPS_KEPT = 3
 _STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$")

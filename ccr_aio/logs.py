@@ -103,7 +103,7 @@ class RotatingServerLog(logging.Handler):
             self.handleError(record)
 
     def close(self) -> None:
-        with self.lock:  # type: ignore[union-attr]
+        with self.lock:  # type: ignore[union-attr]  # None only before Handler.__init__ ran createLock()
             self._stream.close()
         super().close()
 

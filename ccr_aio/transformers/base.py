@@ -97,7 +97,8 @@ class Transformer:
     endpoint: ClassVar[str | None] = None
     # True when this transformer sends Anthropic `cache_control` markers where they are
     # understood (or removes them itself); otherwise the chain strips them for OpenAI wire.
-    keeps_cache_control: ClassVar[bool] = False
+    # Set on the class, or per instance from options (`OpenAI`).
+    keeps_cache_control: bool = False
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.options: dict[str, Any] = dict(options or {})

@@ -17,4 +17,4 @@ class OpenAI(Transformer):
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         super().__init__(options)
-        self.keeps_cache_control = bool(self.options.get("cache_control"))  # type: ignore[misc]
+        self.keeps_cache_control = bool(self.options.get("cache_control"))
