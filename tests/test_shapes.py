@@ -82,7 +82,8 @@ def conforms(value: Any, hint: Any, path: str = "$") -> None:
     elif hint is float:
         assert isinstance(value, (int, float)) and not isinstance(value, bool), f"{path}: {value!r} is not a number"
     else:
-        assert isinstance(value, hint) and not (hint is int and isinstance(value, bool)), f"{path}: {value!r} is not {hint}"
+        fits = isinstance(value, hint) and not (hint is int and isinstance(value, bool))
+        assert fits, f"{path}: {value!r} is not {hint}"
 
 
 def _type_tags(union: Any) -> set[str]:
@@ -101,7 +102,8 @@ def test_the_checker_rejects_what_does_not_fit() -> None:
     with pytest.raises(AssertionError, match="missing"):
         conforms({"type": "content_block_delta", "index": 0}, AnthropicEvent)
     with pytest.raises(AssertionError):
-        conforms({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": 1}}, AnthropicEvent)
+        bad_delta = {"type": "text_delta", "text": 1}
+        conforms({"type": "content_block_delta", "index": 0, "delta": bad_delta}, AnthropicEvent)
 
 
 @pytest.mark.parametrize("chain", [[], ["deepseek"], ["openrouter"], ["enhancetool"]])
@@ -118,7 +120,8 @@ async def test_streamed_events_fit_their_shapes(chain: list[str], seed: int) -> 
         {"role": "assistant", "content": "hello"},
         {"role": "assistant", "content": None, "thinking": {"content": "hm", "signature": "s"},
          "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "Read", "arguments": '{"a":1}'}}]},
-        {"role": "assistant", "content": "see", "annotations": [{"type": "url_citation", "url_citation": {"url": "u", "title": "t"}}]},
+        {"role": "assistant", "content": "see",
+         "annotations": [{"type": "url_citation", "url_citation": {"url": "u", "title": "t"}}]},
     ],
 )
 def test_a_converted_answer_and_its_replayed_events_fit_their_shapes(message: dict[str, Any]) -> None:

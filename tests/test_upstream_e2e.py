@@ -142,7 +142,8 @@ async def test_passthrough_forwards_a_message_that_is_not_an_object(make_client,
     """The provider, not a crash in the thinking filter, is the one to refuse a malformed turn."""
     client = await make_client(anthropic_provider(fake, ["Anthropic"]))
     fake.queue(json_reply({"id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": "claude-x",
-                           "stop_reason": "end_turn", "stop_sequence": None, "usage": {"input_tokens": 1, "output_tokens": 1}}))
+                           "stop_reason": "end_turn", "stop_sequence": None,
+                           "usage": {"input_tokens": 1, "output_tokens": 1}}))
     response = await client.post("/v1/messages", json={"model": "m", "max_tokens": 5, "messages": ["hi", *USER]})
     assert response.status == 200
     assert fake.requests[0].body["messages"] == ["hi", *USER]

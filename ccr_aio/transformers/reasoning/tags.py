@@ -153,6 +153,7 @@ def split_message(body: UnifiedCompletion, start: str, end: str, ctx: Context) -
     thinking = "".join(text for kind, text in pieces if kind == "thinking")
     if not any(kind == "signature" for kind, _ in pieces):
         return body  # the tag was inside the answer, not at its start
-    new_message: UnifiedMessage = {**message, "content": "".join(text for kind, text in pieces if kind == "text").lstrip()}
+    answer = "".join(text for kind, text in pieces if kind == "text").lstrip()
+    new_message: UnifiedMessage = {**message, "content": answer}
     new_message["thinking"] = {"content": thinking, "signature": signatures.synthesize(ctx)}
     return {**body, "choices": [{**choice, "message": new_message}, *choices[1:]]}

@@ -26,7 +26,9 @@ T = TypeVar("T")
 
 
 @overload
-def first_choice(chunk: UnifiedChunk) -> ChunkChoice | None: ...  # type: ignore[overload-overlap]  # only an empty dict fits both shapes
+def first_choice(  # type: ignore[overload-overlap]  # only an empty dict fits both shapes
+    chunk: UnifiedChunk,
+) -> ChunkChoice | None: ...
 @overload
 def first_choice(chunk: UnifiedCompletion) -> CompletionChoice | None: ...
 def first_choice(chunk: UnifiedChunk | UnifiedCompletion) -> ChunkChoice | CompletionChoice | None:
@@ -57,7 +59,9 @@ def derive(
     out = []
     for pos, delta in enumerate(deltas):
         carries = tail and pos == last
-        derived: UnifiedChunk = {**chunk, "choices": [{**choice, "delta": delta, "finish_reason": finish_reason if carries else None}]}
+        derived: UnifiedChunk = {
+            **chunk, "choices": [{**choice, "delta": delta, "finish_reason": finish_reason if carries else None}]
+        }
         if not carries:
             derived.pop("usage", None)
         out.append(derived)

@@ -151,7 +151,8 @@ class ToolUse(Transformer):
         answers = [exit_response(call["function"].get("arguments")) for call in calls if _is_exit(call)]
         kept = [call for call in calls if not _is_exit(call)]
         content = message.get("content")
-        new_message: UnifiedMessage = {**message, "content": _join(content if isinstance(content, str) else "", *answers)}
+        text = _join(content if isinstance(content, str) else "", *answers)
+        new_message: UnifiedMessage = {**message, "content": text}
         new_choice: CompletionChoice = {**choice, "message": new_message}
         if kept:
             new_message["tool_calls"] = kept

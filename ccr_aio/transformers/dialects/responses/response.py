@@ -11,7 +11,15 @@ import time
 from typing import Any, cast
 
 from ....errors import ApiError
-from ....shapes.unified import Annotation, ContentPart, ImageUrl, ProviderBody, ToolCall, UnifiedCompletion, UnifiedMessage
+from ....shapes.unified import (
+    Annotation,
+    ContentPart,
+    ImageUrl,
+    ProviderBody,
+    ToolCall,
+    UnifiedCompletion,
+    UnifiedMessage,
+)
 from ...base import Context
 from ...shared import signatures
 from ...shared.chunks import new_completion
