@@ -33,7 +33,7 @@ from .settings import interpolate, parse_config_text
 try:  # POSIX only; without it, writes are still atomic, just not serialised across processes
     import fcntl
 except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # the module is absent there; callers test for None
 
 BACKUPS_KEPT = 3
 MAX_DEPTH = 32  # nesting the JSON5 reader (pyjson5) takes; a deeper file would stop the next start

@@ -160,7 +160,7 @@ def _looks_like_transformer(cls: type) -> bool:
     return any(callable(getattr(cls, hook, None)) for hook in HOOKS + _REFERENCE_HOOKS)
 
 
-def adapt(cls: type, defaults: dict[str, Any], source: str) -> type[Transformer]:
+def adapt(cls: type[Any], defaults: dict[str, Any], source: str) -> type[Transformer]:
     """A `Transformer` subclass for a plugin class: constructed with `defaults` merged under
     the chain entry's options, a sync `request_in` made awaitable, and checked up front."""
     if not isinstance(cls, type):
@@ -189,7 +189,7 @@ def adapt(cls: type, defaults: dict[str, Any], source: str) -> type[Transformer]
         name = getattr(probe, "name", None)  # Node style: the name set in the constructor
         if not (isinstance(name, str) and name):
             raise PluginError(f"{cls.__name__} has no `name`")
-        plugin.name = name  # type: ignore[misc]
+        plugin.name = name
     return plugin
 
 
@@ -198,7 +198,7 @@ def _defines(cls: type, hook: str) -> bool:
     return getattr(cls, hook) is not getattr(Transformer, hook, None)
 
 
-def _init(cls: type, defaults: dict[str, Any], source: str) -> Any:
+def _init(cls: type[Any], defaults: dict[str, Any], source: str) -> Any:
     original = cls.__init__
     if issubclass(cls, Transformer) or original is object.__init__:
         takes_options = original is not object.__init__
@@ -227,7 +227,7 @@ def _init(cls: type, defaults: dict[str, Any], source: str) -> Any:
 
 
 def _awaitable(function: Any) -> Any:
-    async def request_in(self: Any, request: dict, provider: Any, ctx: Any) -> Any:
+    async def request_in(self: Any, request: dict[str, Any], provider: Any, ctx: Any) -> Any:
         return function(self, request, provider, ctx)
 
     return request_in

@@ -116,7 +116,7 @@ async def _run(settings: Settings, overrides: dict[str, Any], limits: ServerLimi
     for site in sites:
         await site.start()
     admin.rebind = _rebinder(runner, sites, listeners, protocol, settings, finish)
-    reloads: set[asyncio.Task] = set()
+    reloads: set[asyncio.Task[None]] = set()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, finish, 0)
     loop.add_signal_handler(signal.SIGHUP, _reload_on_signal, app, reloads)
@@ -140,7 +140,8 @@ async def _run(settings: Settings, overrides: dict[str, Any], limits: ServerLimi
         sockets.close_all(listeners)
         listeners.clear()
     guard.close_idle()
-    runner.server.pre_shutdown()  # no keep-alive after the answers in flight
+    if runner.server is not None:  # set up above; None only before setup()
+        runner.server.pre_shutdown()  # no keep-alive after the answers in flight
     await _finish_requests(app[INFLIGHT], deadline, grace)
     await runner.cleanup()  # what is left is idle; then cleanup_ctx (the upstream session)
     if not restarting:
@@ -190,7 +191,7 @@ def _rebinder(runner: web.AppRunner, sites: list[sockets.ListenerSite], listener
     return rebind
 
 
-def _reload_on_signal(app: web.Application, tasks: set[asyncio.Task]) -> None:
+def _reload_on_signal(app: web.Application, tasks: set[asyncio.Task[None]]) -> None:
     task = asyncio.ensure_future(_reload(app))
     tasks.add(task)  # keep a reference until done
     task.add_done_callback(tasks.discard)

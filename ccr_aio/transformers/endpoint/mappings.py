@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import ERROR_TYPES
+from ...shapes.anthropic import AnthropicUsage, StopReason
+from ...shapes.unified import Usage
 
-_STOP_REASONS = {
+_STOP_REASONS: dict[str, StopReason] = {
     "stop": "end_turn",
     "length": "max_tokens",
     "max_tokens": "max_tokens",
@@ -38,7 +40,7 @@ def upstream_error_status(error: Any) -> int | None:
     return _STATUS_FOR_TYPE.get(error.get("type"))  # type: ignore[arg-type]
 
 
-def map_stop_reason(finish_reason: str | None, had_tool_use: bool = False) -> str:
+def map_stop_reason(finish_reason: str | None, had_tool_use: bool = False) -> StopReason:
     """OpenAI/Gemini finish_reason -> Anthropic stop_reason ([FIX])."""
     reason = _STOP_REASONS.get(finish_reason or "", None)
     if reason is None:
@@ -48,7 +50,7 @@ def map_stop_reason(finish_reason: str | None, had_tool_use: bool = False) -> st
     return reason
 
 
-def anthropic_usage(usage: dict[str, Any] | None) -> dict[str, int]:
+def anthropic_usage(usage: Usage | None) -> AnthropicUsage:
     """Unified (OpenAI) usage -> Anthropic usage; cached prompt tokens are reported apart.
     Output counts reasoning, as Anthropic's does: OpenAI's completion_tokens include it, xAI's
     leave it out (its total_tokens is prompt + completion + reasoning), so it is added back."""
@@ -60,7 +62,7 @@ def anthropic_usage(usage: dict[str, Any] | None) -> dict[str, int]:
     reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
     if reasoning and usage.get("total_tokens") == prompt + output + reasoning:
         output += reasoning
-    result = {
+    result: AnthropicUsage = {
         "input_tokens": max(prompt - cached, 0),
         "output_tokens": output,
         "cache_read_input_tokens": cached,

@@ -16,7 +16,9 @@ A signature that is not base64 cannot be written this way and is not carried.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
+
+from ...shapes.unified import ToolCall, UnifiedMessage, UnifiedRequest
 
 _SEPARATOR = re.compile(r"__sig([0-2])_")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+(=*)")
@@ -32,11 +34,13 @@ def signature_of(call: Any) -> str | None:
     return signature if isinstance(signature, str) and signature else None
 
 
-def with_signature(call: dict[str, Any], signature: str | None) -> dict[str, Any]:
+def with_signature(call: ToolCall, signature: str | None) -> ToolCall:
     """`call` carrying `signature` (a new dict), or `call` itself when there is none."""
     if not signature:
         return call
-    return {**call, "extra_content": {"google": {"thought_signature": signature}}}
+    signed = call.copy()
+    signed["extra_content"] = {"google": {"thought_signature": signature}}
+    return signed
 
 
 def id_with_signature(call_id: str, signature: str | None) -> str:
@@ -57,13 +61,15 @@ def split_id(tool_use_id: Any) -> tuple[Any, str | None]:
     return tool_use_id[: match.start()], body + "=" * int(match.group(1))
 
 
-def strip_signatures(request: dict[str, Any]) -> dict[str, Any]:
+def strip_signatures(request: UnifiedRequest) -> UnifiedRequest:
     """`request` without `extra_content` on its tool calls, for providers that do not read it
     (strict ones reject unknown keys). Unchanged messages are reused; no change, no copy."""
     messages = request.get("messages")
     if not isinstance(messages, list) or not any(_has_extras(m) for m in messages):
         return request
-    return {**request, "messages": [_without_extras(m) if _has_extras(m) else m for m in messages]}
+    stripped = request.copy()
+    stripped["messages"] = [_without_extras(m) if _has_extras(m) else m for m in messages]
+    return stripped
 
 
 def _has_extras(message: Any) -> bool:
@@ -71,9 +77,11 @@ def _has_extras(message: Any) -> bool:
     return isinstance(calls, list) and any(isinstance(c, dict) and "extra_content" in c for c in calls)
 
 
-def _without_extras(message: dict[str, Any]) -> dict[str, Any]:
+def _without_extras(message: UnifiedMessage) -> UnifiedMessage:
     calls = [
-        {k: v for k, v in call.items() if k != "extra_content"} if isinstance(call, dict) else call
-        for call in message["tool_calls"]
+        cast(ToolCall, {k: v for k, v in call.items() if k != "extra_content"}) if isinstance(call, dict) else call
+        for call in message.get("tool_calls") or ()
     ]
-    return {**message, "tool_calls": calls}
+    stripped = message.copy()
+    stripped["tool_calls"] = calls
+    return stripped

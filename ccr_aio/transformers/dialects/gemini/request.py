@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 from ....jsonutil import dumps
+from ....shapes.unified import ToolCall, UnifiedMessage, UnifiedRequest
 from ...shared.json_args import parse_arguments
 from ...shared.signatures import tag, untag
 from ...shared.tool_signatures import signature_of
@@ -49,11 +50,11 @@ def gemini_signature(signature: Any) -> str | None:
 
 def is_gemini3(model: str | None) -> bool:
     match = _GEMINI_VERSION.search(model or "")
-    return bool(match) and int(match.group(1)) >= 3
+    return match is not None and int(match.group(1)) >= 3
 
 
 def build_request(
-    request: dict[str, Any],
+    request: UnifiedRequest,
     model: str,
     *,
     include_ids: bool = True,
@@ -153,7 +154,7 @@ def _media_part(url: str, media_type: Any) -> dict[str, Any] | None:
     return None
 
 
-def _model_parts(message: dict[str, Any], gemini3: bool, include_ids: bool) -> list[dict[str, Any]]:
+def _model_parts(message: UnifiedMessage, gemini3: bool, include_ids: bool) -> list[dict[str, Any]]:
     parts = _user_parts(message.get("content"))
     parts = [p for p in parts if "text" in p]  # a model turn holds no media
     thinking = message.get("thinking")
@@ -180,7 +181,7 @@ def _model_parts(message: dict[str, Any], gemini3: bool, include_ids: bool) -> l
     return parts + calls
 
 
-def _function_response(call: dict[str, Any], result: dict[str, Any] | None, include_ids: bool) -> dict[str, Any]:
+def _function_response(call: ToolCall, result: UnifiedMessage | None, include_ids: bool) -> dict[str, Any]:
     response: dict[str, Any] = {"name": (call.get("function") or {}).get("name") or ""}
     if include_ids and call.get("id"):
         response["id"] = call["id"]
@@ -244,7 +245,7 @@ def _tool_config(choice: Any) -> dict[str, Any] | None:
     return None
 
 
-def _generation_config(request: dict[str, Any], model: str, cap: int) -> dict[str, Any]:
+def _generation_config(request: UnifiedRequest, model: str, cap: int) -> dict[str, Any]:
     config: dict[str, Any] = {}
     max_tokens = request.get("max_tokens") or request.get("max_completion_tokens")
     if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) and max_tokens > 0:
