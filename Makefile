@@ -27,7 +27,9 @@ chromium:
 	  { $$APT update -qq >/dev/null && $$APT install -y -qq chromium >/dev/null; } || \
 	  { echo "make test needs chromium (apt-get install chromium)" >&2; exit 1; }; }
 
+# mypy first (its settings: [tool.mypy] in pyproject.toml); a type error fails the target.
 test: $(STAMP) chromium
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest $(ARGS)
 
 bench: $(STAMP)

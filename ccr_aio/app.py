@@ -9,7 +9,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from . import drain
+from . import browser_guard, drain
 from .agents.image_cache import IMAGES, ImageCache
 from .middlewares import auth_middleware, error_middleware, request_id_middleware
 from .routes import admin, info, messages, models, presets, ui
@@ -39,7 +39,8 @@ async def _warm_tokenizer(app: web.Application) -> None:
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         # inflight: outside the error shaping, so a shutdown can cut any request it tracks.
-        middlewares=[request_id_middleware, drain.inflight_middleware, error_middleware, auth_middleware],
+        middlewares=[request_id_middleware, drain.inflight_middleware, error_middleware,
+                     browser_guard.browser_guard_middleware, auth_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[STATE] = StateRef(build_snapshot(settings))
@@ -54,5 +55,6 @@ def create_app(settings: Settings) -> web.Application:
     admin.setup(app, settings)  # /api/* routes and the per-app management state
     app.add_routes(presets.routes)  # /api/presets
     ui.setup(app)  # /ui (Jinja2 templates/) and /static/ assets
+    browser_guard.setup(app)  # response headers that keep other sites' pages out
     app.on_startup.append(_warm_tokenizer)
     return app

@@ -4,8 +4,10 @@ atomic replace.
 A save never leaves a half-written config behind: the new text goes to a temp file in the same
 directory, is fsynced, and is renamed over the old file (rename is atomic on POSIX); the
 directory is fsynced so the rename survives a power cut. Before that the current file is copied
-to `<name>.<timestamp>.bak` (CCR's naming, so CCR's and our backups rotate together) and only
-the newest `BACKUPS_KEPT` backups are kept. An advisory `flock` on `.<name>.lock` keeps two
+to `<name>.<timestamp>.bak` (CCR's naming, so CCR's and our backups rotate together) the same
+way, through a fsynced temp file, so a backup is whole or absent even if the process is killed
+mid-copy; only the newest `BACKUPS_KEPT` backups are kept. The text written must read back
+as the same config (`encode`): a save never writes a file the next start could not load. An advisory `flock` on `.<name>.lock` keeps two
 processes (the server and `ccr-aio model set`) from writing at the same time; inside one
 server an asyncio.Lock does the same for concurrent requests (routes/admin.py).
 
@@ -15,6 +17,7 @@ All functions here block; the server calls them through `asyncio.to_thread`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -24,20 +27,26 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from .config import ROUTER_SCENARIOS, Config, Problem, describe, parse_config
+from .config import ROUTER_SCENARIOS, Config, ConfigError, Problem, describe, parse_config
 from .settings import interpolate, parse_config_text
 
 try:  # POSIX only; without it, writes are still atomic, just not serialised across processes
     import fcntl
 except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # the module is absent there; callers test for None
 
 BACKUPS_KEPT = 3
+MAX_DEPTH = 32  # nesting the JSON5 reader (pyjson5) takes; a deeper file would stop the next start
+_NO_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK)
 _STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$")
 
 
 class StoreError(Exception):
     """The file could not be written; the message says why. The old file is unchanged."""
+
+
+class Unreadable(ValueError):
+    """The config would be written in a form the next start could not read; nothing is written."""
 
 
 # ---------------------------------------------------------------- validation
@@ -63,7 +72,7 @@ def router_warnings(config: Config) -> list[str]:
         if value:
             provider, _, model = value.partition(",")
             if (provider.strip().lower(), model.strip().lower()) not in known:
-                warnings.append(f"Router.{key} '{value}' is not a configured provider,model")
+                warnings.append(f"Router.{key} {value!r} is not a configured provider,model")
     return warnings
 
 
@@ -79,13 +88,52 @@ def dumps(config: dict[str, Any]) -> str:
     return json.dumps(config, indent=2, ensure_ascii=False) + "\n"
 
 
+def encode(config: dict[str, Any]) -> bytes:
+    """The file's bytes for `config`, after proving that start-up reads them back as the same
+    config: whatever a save accepts, the next start must be able to load. Unreadable if not."""
+    deepest = _too_deep(config)
+    if deepest is not None:
+        raise Unreadable(f"it nests deeper than {MAX_DEPTH} levels (at {deepest}); the config file "
+                         f"reader allows {MAX_DEPTH}")
+    text = dumps(config)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise Unreadable(f"a string holds {exc.object[exc.start:exc.end]!r}, a lone surrogate that "
+                         "UTF-8 cannot store") from None
+    try:
+        same = dumps(parse_config_text(text, "the saved text")) == text
+    except ConfigError as exc:
+        raise Unreadable(f"the config file reader would refuse it: {exc}") from None
+    if not same:
+        raise Unreadable("the config file reader would read it back differently")
+    return data
+
+
+def _too_deep(config: Any) -> str | None:
+    """The path of the first array or object nested deeper than MAX_DEPTH, else None; a walk
+    with its own stack, so no depth can overflow Python's."""
+    stack: list[tuple[Any, str, int]] = [(config, "", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth > MAX_DEPTH:
+            return path or "the top"
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, child in items:
+            where = f"{path}[{key}]" if isinstance(value, list) else f"{path}.{key}" if path else str(key)
+            stack.append((child, where, depth + 1))
+    return None
+
+
 # ---------------------------------------------------------------- writing
 
 
 def save(path: Path, config: dict[str, Any]) -> Path | None:
     """Back up the current file and atomically replace it with `config`; returns the backup."""
     target = _real(path)
-    data = dumps(config).encode("utf-8")
+    data = encode(config)
     with _locked(target):
         return _backup_and_write(target, data)
 
@@ -100,7 +148,7 @@ def update(path: Path, change: Callable[[dict[str, Any]], None]) -> Path | None:
         found = problems(raw)
         if found:
             raise ValueError(describe(found))
-        return _backup_and_write(target, dumps(raw).encode("utf-8"))
+        return _backup_and_write(target, encode(raw))
 
 
 def backups(path: Path) -> list[Path]:
@@ -135,13 +183,8 @@ def _backup_and_write(target: Path, data: bytes) -> Path | None:
 
 
 def _write_atomic(target: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    tmp = _write_temp(target, data)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)  # mkstemp already uses 0600; say it anyway: the file holds keys
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -150,36 +193,72 @@ def _write_atomic(target: Path, data: bytes) -> None:
     _fsync_dir(target.parent)
 
 
+def _write_temp(target: Path, data: bytes) -> str:
+    """`data` in a fsynced temp file (mode 0600) next to `target`; the caller renames it. A
+    writer killed before that leaves only the temp file, which the next save removes."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)  # mkstemp already uses 0600; say it anyway: the file holds keys
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
 def _backup(target: Path) -> Path | None:
+    """Copy the current file to `<name>.<time>.bak`, whole or not at all: through a fsynced
+    temp file that is then linked under the backup name (a link, unlike a rename, never
+    replaces a backup that already has that name)."""
     try:
         data = target.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise StoreError(f"cannot read {target} to back it up: {exc.strerror or exc}") from None
-    when = datetime.now(timezone.utc)
-    for _ in range(1000):
-        # CCR's format: ISO time with ':' and '.' replaced, sortable by name.
-        stamp = when.strftime("%Y-%m-%dT%H-%M-%S-") + f"{when.microsecond // 1000:03d}Z"
-        backup = target.parent / f"{target.name}.{stamp}.bak"
-        try:
-            fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            when += timedelta(milliseconds=1)  # two saves in one millisecond
-            continue
-        except OSError as exc:
-            raise StoreError(f"cannot back up {target}: {exc.strerror or exc}") from None
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                backup.unlink()
-            raise StoreError(f"cannot back up {target}: {exc.strerror or exc}") from None
-        return backup
-    raise StoreError(f"cannot back up {target}: no free backup name")
+    try:
+        tmp = _write_temp(target, data)
+    except OSError as exc:
+        raise StoreError(f"cannot back up {target}: {exc.strerror or exc}") from None
+    try:
+        when = datetime.now(timezone.utc)
+        for _ in range(1000):
+            # CCR's format: ISO time with ':' and '.' replaced, sortable by name.
+            stamp = when.strftime("%Y-%m-%dT%H-%M-%S-") + f"{when.microsecond // 1000:03d}Z"
+            backup = target.parent / f"{target.name}.{stamp}.bak"
+            try:
+                placed = _place(tmp, backup)
+            except OSError as exc:
+                raise StoreError(f"cannot back up {target}: {exc.strerror or exc}") from None
+            if not placed:
+                when += timedelta(milliseconds=1)  # two saves in one millisecond
+                continue
+            _fsync_dir(target.parent)
+            return backup
+        raise StoreError(f"cannot back up {target}: no free backup name")
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _place(tmp: str, backup: Path) -> bool:
+    """Give the whole temp file the backup's name; False when that name is taken."""
+    try:
+        os.link(tmp, backup)
+        return True
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise
+    if backup.exists():  # a filesystem without hard links: rename, which we hold the lock for
+        return False
+    os.rename(tmp, backup)
+    return True
 
 
 def _remove_stale_temps(target: Path) -> None:

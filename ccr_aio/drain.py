@@ -12,6 +12,7 @@ proper end; a request with no answer yet gets a 529 in the error shape, which cl
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -28,14 +29,14 @@ class Inflight:
     """The handler tasks of the requests being answered, and the ones cut at shutdown."""
 
     def __init__(self) -> None:
-        self.tasks: set[asyncio.Task] = set()
-        self.cut: set[asyncio.Task] = set()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.cut: set[asyncio.Task[Any]] = set()
         self._changed: asyncio.Event | None = None
 
-    def enter(self, task: asyncio.Task) -> None:
+    def enter(self, task: asyncio.Task[Any]) -> None:
         self.tasks.add(task)
 
-    def leave(self, task: asyncio.Task) -> None:
+    def leave(self, task: asyncio.Task[Any]) -> None:
         self.tasks.discard(task)
         if self._changed is not None:
             self._changed.set()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-ERROR_TYPES: dict[int, str] = {
+from .shapes.anthropic import ErrorEvent, ErrorType
+
+ERROR_TYPES: dict[int, ErrorType] = {
     400: "invalid_request_error",
     401: "authentication_error",
     403: "permission_error",
@@ -18,7 +20,7 @@ ERROR_TYPES: dict[int, str] = {
 }
 
 
-def error_type_for(status: int) -> str:
+def error_type_for(status: int) -> ErrorType:
     if status in ERROR_TYPES:
         return ERROR_TYPES[status]
     return "invalid_request_error" if 400 <= status < 500 else "api_error"
@@ -33,9 +35,9 @@ class ApiError(Exception):
         self.message = message
         self.error_type = error_type or error_type_for(status)
 
-    def body(self) -> dict:
+    def body(self) -> ErrorEvent:
         return error_body(self.status, self.message, self.error_type)
 
 
-def error_body(status: int, message: str, error_type: str | None = None) -> dict:
+def error_body(status: int, message: str, error_type: str | None = None) -> ErrorEvent:
     return {"type": "error", "error": {"type": error_type or error_type_for(status), "message": message}}

@@ -51,9 +51,11 @@ def _b64(data: bytes) -> str:
 def sign_assertion(info: dict[str, Any], now: int) -> str:
     """The JWT-bearer assertion for a service-account key (blocking: RSA signing)."""
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
     key = serialization.load_pem_private_key(info["private_key"].encode(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):  # RS256 signs with RSA only
+        raise TypeError(f"an RS256 signature needs an RSA key, not {type(key).__name__}")
     header: dict[str, Any] = {"alg": "RS256", "typ": "JWT"}
     if info.get("private_key_id"):
         header["kid"] = info["private_key_id"]
@@ -65,7 +67,7 @@ def sign_assertion(info: dict[str, Any], now: int) -> str:
         "exp": now + TOKEN_LIFETIME_S,
     }
     signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
-    signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())  # type: ignore[call-arg, union-attr]
+    signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input}.{_b64(signature)}"
 
 

@@ -105,7 +105,7 @@ class RotatingServerLog(logging.Handler):
             self.handleError(record)
 
     def close(self) -> None:
-        with self.lock:  # type: ignore[union-attr]
+        with self.lock:  # type: ignore[union-attr]  # None only before Handler.__init__ ran createLock()
             self._stream.close()
         super().close()
 
@@ -113,7 +113,7 @@ class RotatingServerLog(logging.Handler):
 class PrivateFileHandler(logging.FileHandler):
     """The stdlib file handler, creating (or tightening) its file as 0600."""
 
-    def _open(self) -> IO[str]:
+    def _open(self) -> Any:  # the stdlib's annotation names a concrete wrapper class
         fd = open_private(Path(self.baseFilename), os.O_WRONLY | os.O_APPEND)
         return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 

@@ -14,7 +14,7 @@ from .state import STATE
 
 log = structlog.get_logger("ccr_aio.http")
 REQUEST_ID = web.RequestKey("request_id", str)
-_PUBLIC = ("/", "/health")
+_PUBLIC = ("/", "/health", "/api/hello")
 
 
 @web.middleware
@@ -71,13 +71,7 @@ def _is_public(path: str) -> bool:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    settings = request.app[STATE].current.settings
-    if settings.config.providers and not settings.apikey:
-        origin = request.headers.get("Origin")
-        port = request.url.port or settings.port
-        allowed = (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
-        if origin and origin not in allowed:
-            raise ApiError(403, f"Origin {origin} is not allowed")
+    settings = request.app[STATE].current.settings  # browsers: browser_guard.py, before this
     if not settings.apikey or _is_public(request.path):
         return await handler(request)
     supplied = request.headers.get("x-api-key")
@@ -87,6 +81,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             supplied = bearer[7:].strip()
     if not supplied:
         raise ApiError(401, "APIKEY is missing")
-    if not hmac.compare_digest(supplied.encode(), settings.apikey.encode()):
+    # Header bytes that are not UTF-8 arrive as surrogate escapes: compare the bytes as sent.
+    if not hmac.compare_digest(supplied.encode("utf-8", "surrogateescape"), settings.apikey.encode()):
         raise ApiError(401, "Invalid API key")
     return await handler(request)

@@ -32,7 +32,7 @@ from typing import Any
 
 import structlog
 
-from .settings import ConfigError, Settings
+from .settings import ConfigError, FromEnv, Settings
 from .transformers.base import Registry, Transformer
 
 log = structlog.get_logger("ccr_aio.plugins")
@@ -72,7 +72,7 @@ def load_plugins(settings: Settings, base: Registry) -> tuple[Registry, list[str
                 raise PluginError(spec.problem)
             plugin = adapt(_load_class(spec.path, settings.home), dict(spec.options), spec.path)
         except (Exception, SystemExit) as exc:  # anything in user code: report it, keep the others
-            errors.append(f"transformer plugin {where}: {_describe(exc)}")
+            errors.append(_as_written_in(f"transformer plugin {where}: {_describe(exc)}", spec.path))
             continue
         replaced = base.get(plugin.name)
         registry.register(plugin, plugin.name)
@@ -91,18 +91,25 @@ def plugin_hint(errors: list[str]) -> Iterator[None]:
         raise
 
 
-def _load_class(ref: str, home: Path) -> type:
+def plugin_file(ref: str, home: Path) -> Path | None:
+    """The file a `path` entry names (relative to `home`, a `:Class` suffix dropped); None for
+    a `module:Class` reference."""
     if _MODULE_REF.match(ref) and not ref.endswith(".py"):
+        return None
+    match = _CLASS_SUFFIX.match(ref)
+    path = Path(match.group(1) if match else ref).expanduser()
+    return path if path.is_absolute() else home / path
+
+
+def _load_class(ref: str, home: Path) -> type:
+    path = plugin_file(ref, home)
+    if path is None:
         module_name, class_name = ref.split(":")
         return _pick(importlib.import_module(module_name), class_name, ref)
     match = _CLASS_SUFFIX.match(ref)
-    file, class_name = (match.group(1), match.group(2)) if match else (ref, None)
-    path = Path(file).expanduser()
-    if not path.is_absolute():
-        path = home / path
     if not path.is_file():
         raise PluginError(f"no such file: {path}")
-    return _pick(_exec_file(path), class_name, ref)
+    return _pick(_exec_file(path), match.group(2) if match else None, ref)
 
 
 def _exec_file(path: Path) -> ModuleType:
@@ -127,6 +134,10 @@ def _pick(module: ModuleType, class_name: str | None, ref: str) -> type:
         found = getattr(module, class_name, None)
         if not isinstance(found, type):
             raise PluginError(f"{module.__name__} has no class {class_name}")
+        if not (issubclass(found, Transformer) or any(callable(getattr(found, h, None)) for h in HOOKS + _REFERENCE_HOOKS)):
+            # Checked before it is constructed: `subprocess:Popen` with options would run a command.
+            raise PluginError(f"{module.__name__}.{class_name} is not a transformer class "
+                              f"(no {', '.join(HOOKS)} method and not a Transformer subclass)")
         return found
     classes = [
         obj
@@ -149,7 +160,7 @@ def _looks_like_transformer(cls: type) -> bool:
     return any(callable(getattr(cls, hook, None)) for hook in HOOKS + _REFERENCE_HOOKS)
 
 
-def adapt(cls: type, defaults: dict[str, Any], source: str) -> type[Transformer]:
+def adapt(cls: type[Any], defaults: dict[str, Any], source: str) -> type[Transformer]:
     """A `Transformer` subclass for a plugin class: constructed with `defaults` merged under
     the chain entry's options, a sync `request_in` made awaitable, and checked up front."""
     if not isinstance(cls, type):
@@ -178,7 +189,7 @@ def adapt(cls: type, defaults: dict[str, Any], source: str) -> type[Transformer]
         name = getattr(probe, "name", None)  # Node style: the name set in the constructor
         if not (isinstance(name, str) and name):
             raise PluginError(f"{cls.__name__} has no `name`")
-        plugin.name = name  # type: ignore[misc]
+        plugin.name = name
     return plugin
 
 
@@ -187,7 +198,7 @@ def _defines(cls: type, hook: str) -> bool:
     return getattr(cls, hook) is not getattr(Transformer, hook, None)
 
 
-def _init(cls: type, defaults: dict[str, Any], source: str) -> Any:
+def _init(cls: type[Any], defaults: dict[str, Any], source: str) -> Any:
     original = cls.__init__
     if issubclass(cls, Transformer) or original is object.__init__:
         takes_options = original is not object.__init__
@@ -216,10 +227,15 @@ def _init(cls: type, defaults: dict[str, Any], source: str) -> Any:
 
 
 def _awaitable(function: Any) -> Any:
-    async def request_in(self: Any, request: dict, provider: Any, ctx: Any) -> Any:
+    async def request_in(self: Any, request: dict[str, Any], provider: Any, ctx: Any) -> Any:
         return function(self, request, provider, ctx)
 
     return request_in
+
+
+def _as_written_in(text: str, ref: str) -> str:
+    """A load error about a `$VAR` path names the path as written, not what the variable holds."""
+    return text.replace(str(ref), ref.written) if isinstance(ref, FromEnv) and str(ref) else text
 
 
 def _describe(exc: BaseException) -> str:

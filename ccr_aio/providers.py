@@ -46,7 +46,7 @@ def build_chain(use: tuple[TransformerUse, ...], registry: Registry, where: str)
         try:
             chain.append(registry.create(entry.name, entry.fresh_options()))
         except KeyError:
-            raise ConfigError(f"{where}: unknown transformer '{entry.name}'") from None
+            raise ConfigError(f"{where}: unknown transformer {entry.name!r}") from None
     return tuple(chain)
 
 

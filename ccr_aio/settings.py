@@ -22,8 +22,8 @@ import pyjson5
 from .config import Config, ConfigError, ConfigInvalid, Problem, parse_config
 
 __all__ = [
-    "DEFAULT_CONFIG", "ConfigError", "ConfigInvalid", "Settings", "build_settings", "default_config_path",
-    "interpolate", "load_settings", "parse_config_text",
+    "DEFAULT_CONFIG", "ConfigError", "ConfigInvalid", "FromEnv", "Settings", "as_written", "build_settings",
+    "default_config_path", "interpolate", "load_settings", "parse_config_text",
 ]
 
 DEFAULT_PORT = 3456
@@ -40,12 +40,35 @@ def default_config_path(env: Mapping[str, str] = os.environ) -> Path:
     return Path(env.get("CCR_CONFIG") or default_home() / "config.json").expanduser()
 
 
+class FromEnv(str):
+    """A string that `$VAR` interpolation changed. It is the value in every use but one: its
+    `repr` is the text as written in the file, so a message that quotes it (`{value!r}`, as
+    every validation message does) never shows what came from the environment."""
+
+    written: str
+
+    def __new__(cls, value: str, written: str | None = None) -> FromEnv:
+        made = super().__new__(cls, value)
+        made.written = value if written is None else written
+        return made
+
+    def __repr__(self) -> str:
+        return repr(self.written)
+
+
+def as_written(value: Any) -> Any:
+    """`value` as the file has it: a `$VAR` string goes back to its reference."""
+    return value.written if isinstance(value, FromEnv) else value
+
+
 def interpolate(value: Any, env: Mapping[str, str]) -> Any:
-    """Replace `$VAR` and `${VAR}` in every string of the tree; unset variables stay as text."""
+    """Replace `$VAR` and `${VAR}` in every string of the tree; unset variables stay as text.
+    A string that changed is a `FromEnv`, which quotes itself as written."""
     if isinstance(value, str):
         if "$" not in value:
             return value
-        return _VAR.sub(lambda m: env.get(m.group(1) or m.group(2), m.group(0)), value)
+        replaced = _VAR.sub(lambda m: env.get(m.group(1) or m.group(2), m.group(0)), value)
+        return value if replaced == value else FromEnv(replaced, as_written(value))
     if isinstance(value, dict):
         return {k: interpolate(v, env) for k, v in value.items()}
     if isinstance(value, list):

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ccr_aio.transformers.base import Context, Transformer, UpstreamOptions
+from ccr_aio.shapes.unified import UnifiedRequest
+from ccr_aio.transformers.base import Context, ProviderInfo, Transformer, UpstreamOptions
 
 
 class MyTransformer(Transformer):
@@ -31,7 +32,9 @@ class MyTransformer(Transformer):
         self.value = str(self.options.get("value", "my-transformer"))
         self.max_tokens = int(self.options.get("max_tokens") or 0)
 
-    async def request_in(self, request: dict[str, Any], provider: Any, ctx: Context) -> Any:
+    async def request_in(
+        self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context
+    ) -> tuple[UnifiedRequest, UpstreamOptions]:
         """Unified (OpenAI chat) request -> what the provider receives. Return a new dict rather
         than editing `request`: parts of it are shared with the client's body."""
         asked = request.get("max_tokens")

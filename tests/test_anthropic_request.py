@@ -171,6 +171,22 @@ def test_tool_result_image_only_still_produces_user_message():
     ]
 
 
+def test_tool_results_follow_the_order_of_the_calls():
+    """Claude Code sends parallel results in completion order; the unified tool messages follow
+    the assistant's tool_calls, and a result for an unknown call keeps its place after them."""
+    calls = [{"type": "tool_use", "id": f"t{n}", "name": "Bash", "input": {}} for n in (1, 2, 3)]
+    results = [{"type": "tool_result", "tool_use_id": i, "content": i} for i in ("t3", "stray", "t1", "t2")]
+    out = messages(
+        messages=[
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": calls},
+            {"role": "user", "content": [*results, {"type": "text", "text": "next"}]},
+        ]
+    )
+    assert [m.get("tool_call_id") for m in out[2:]] == ["t1", "t2", "t3", "stray", None]
+    assert out[-1] == {"role": "user", "content": [{"type": "text", "text": "next"}]}
+
+
 def test_aq5_data_url_tolerance():
     block = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "data:image/png;base64,AAAA"}}
     (msg,) = messages(messages=[{"role": "user", "content": [block]}])

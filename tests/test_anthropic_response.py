@@ -152,6 +152,23 @@ def test_ar5_missing_usage_is_zero():
     assert out["usage"] == {"input_tokens": 0, "output_tokens": 0, "cache_read_input_tokens": 0}
 
 
+@pytest.mark.parametrize(
+    "usage, output",
+    [
+        # OpenAI, DeepSeek: completion_tokens already include the reasoning.
+        ({"prompt_tokens": 339, "completion_tokens": 83, "total_tokens": 422,
+          "completion_tokens_details": {"reasoning_tokens": 39}}, 83),
+        # xAI: they do not, and total_tokens says so.
+        ({"prompt_tokens": 307, "completion_tokens": 26, "total_tokens": 560,
+          "completion_tokens_details": {"reasoning_tokens": 227}}, 253),
+        ({"prompt_tokens": 10, "completion_tokens": 5}, 5),
+    ],
+)
+def test_output_tokens_count_the_reasoning_once(usage, output):
+    out = unified_to_anthropic_message(completion({"content": "x"}, usage=usage))
+    assert out["usage"]["output_tokens"] == output
+
+
 def test_input_is_not_mutated():
     before = copy.deepcopy(AR1_UPSTREAM)
     unified_to_anthropic_message(AR1_UPSTREAM)
@@ -335,6 +352,23 @@ async def test_aggregate_error_chunk_raises():
         await aggregate_chunks(agen([C({"content": "a"}), {"error": {"message": "upstream exploded", "code": 500}}]))
     assert info.value.status == 500
     assert info.value.message == "upstream exploded"
+
+
+@pytest.mark.parametrize(
+    "error, status",
+    [
+        ({"message": "Token limit reached", "code": 400}, 400),  # OpenRouter, after a 200
+        ({"message": "quota", "type": "rate_limit_error", "status": "429"}, 429),
+        ({"message": "bad tool call", "type": "invalid_request_error", "code": "tool_use_failed"}, 400),  # Groq
+        ({"message": "who knows", "type": "server_error"}, 500),
+    ],
+)
+async def test_aggregate_error_keeps_the_status_a_streaming_client_would_see(error, status):
+    """A JSON client gets the status the error event of a streaming client names: a 400 must not
+    turn into a 500 that Claude Code would retry."""
+    with pytest.raises(ApiError) as info:
+        await aggregate_chunks(agen([C({"content": "a"}), {"error": error}]))
+    assert info.value.status == status and info.value.message == error["message"]
 
 
 async def test_aggregate_empty_stream():

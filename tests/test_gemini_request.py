@@ -23,6 +23,7 @@ from ccr_aio.transformers.dialects.gemini.request import (
     mark_signature,
 )
 from ccr_aio.transformers.dialects.gemini.schema import function_parameters, to_gemini_schema
+from ccr_aio.transformers.shared.tool_signatures import with_signature
 
 READ_SCHEMA = {
     "$schema": "http://json-schema.org/draft-07/schema#",
@@ -251,6 +252,21 @@ def test_gemini3_call_without_gemini_signature_gets_the_skip_sentinel() -> None:
 def test_signature_without_calls_goes_on_the_last_text_part() -> None:
     parts = model_parts(assistant_turn(mark_signature("TXT"), tool_calls=False))
     assert parts == [{"text": "answer", "thoughtSignature": "TXT"}]
+
+
+def test_each_call_gets_its_own_signature_back() -> None:
+    """Signatures carried with the tool calls return on their own functionCall parts; the
+    thinking block's then belongs to the text (it came on a text part)."""
+    message = assistant_turn(mark_signature("TXT"))
+    message["tool_calls"] = [
+        with_signature({"id": "a", "type": "function", "function": {"name": "A", "arguments": "{}"}}, "SIG-A"),
+        {"id": "b", "type": "function", "function": {"name": "B", "arguments": "{}"}},
+    ]
+    assert model_parts(message, "gemini-3-pro-preview") == [
+        {"text": "answer", "thoughtSignature": "TXT"},
+        {"functionCall": {"id": "a", "name": "A", "args": {}}, "thoughtSignature": "SIG-A"},
+        {"functionCall": {"id": "b", "name": "B", "args": {}}},
+    ]
 
 
 def test_later_system_turns_stay_in_place_and_empty_messages_vanish() -> None:

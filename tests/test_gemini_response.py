@@ -25,6 +25,7 @@ from ccr_aio.transformers.dialects.gemini.response import (
 )
 from ccr_aio.transformers.endpoint.response import unified_to_anthropic_message
 from ccr_aio.transformers.endpoint.stream import unified_to_anthropic_stream
+from ccr_aio.transformers.shared.tool_signatures import split_id
 from tests.fakes.gemini_upstream import merge_chunks, part_chunk
 from tests.stream_grammar import check_stream
 
@@ -218,12 +219,39 @@ async def test_gemini3_pending_text_does_not_drop_function_calls() -> None:
 # -- GM7 function call with a signature and no thinking ----------------------------------------
 
 
-async def test_gm7_signature_travels_in_a_thinking_block_without_placeholder_text() -> None:
+async def test_gm7_signature_travels_with_its_tool_call_and_no_thinking_is_made_up() -> None:
     chunks = [part_chunk([{"functionCall": {"name": "A", "args": {}}, "thoughtSignature": "S"}], "STOP", model=G3)]
+    [call] = deltas(await unified(chunks, G3))[0][0]["tool_calls"]
+    assert call["extra_content"] == {"google": {"thought_signature": "S"}}
     ev = await events(chunks, G3)
-    assert blocks(ev) == ["thinking", "tool_use"]
-    assert any(e.get("delta", {}).get("signature") == "ccr_gemini::S" for e in ev)
+    assert blocks(ev) == ["tool_use"]
+    tool_use = next(e["content_block"] for e in ev if e["type"] == "content_block_start")
+    assert split_id(tool_use["id"]) == (call["id"], "S")
     assert message_delta(ev)["delta"]["stop_reason"] == "tool_use"
+
+
+async def test_a_text_signature_without_thoughts_makes_no_thinking_block() -> None:
+    chunks = [
+        part_chunk([{"text": "There are 3."}], model=G3),
+        part_chunk([{"text": "", "thoughtSignature": "SIG"}], "STOP", (9, 5, 80), model=G3),
+    ]
+    ev = await events(chunks, G3)
+    assert blocks(ev) == ["text"]
+    assert message_delta(ev)["delta"]["stop_reason"] == "end_turn"
+    message = gemini_json_to_unified(merge_chunks(chunks), make_ctx())["choices"][0]["message"]
+    assert message == {"role": "assistant", "content": "There are 3."}
+
+
+async def test_a_signature_after_a_signed_thinking_block_stays_on_its_call() -> None:
+    """Gemini 2.5: the thinking block closes when the answer starts; the function call's own
+    signature, arriving later, rides on the call instead of being lost."""
+    chunks = [
+        part_chunk([{"text": "plan", "thought": True}]),
+        part_chunk([{"text": "Reading."}]),
+        part_chunk([{"functionCall": {"name": "Read", "args": {}}, "thoughtSignature": "TS2"}], "STOP"),
+    ]
+    calls = [d["tool_calls"][0] for d, _ in deltas(await unified(chunks)) if d.get("tool_calls")]
+    assert [call["extra_content"]["google"]["thought_signature"] for call in calls] == ["TS2"]
 
 
 async def test_function_call_ids_from_gemini_are_kept() -> None:

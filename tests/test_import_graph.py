@@ -21,8 +21,8 @@ ROOT = Path(ccr_aio.__file__).resolve().parent
 # paths relative to the package ("routing" covers the folder, "transformers" alone is the
 # package's __init__ once longer entries claim its sub-folders); "__init__" is ccr_aio itself.
 LAYERS: list[tuple[str, ...]] = [
-    ("__init__", "jsonutil", "errors", "private_files"),  # leaves
-    ("resilience", "records", "inputs"),  # retry rules and key pools; request records, usage, metrics
+    ("__init__", "jsonutil", "errors", "private_files", "shapes"),  # leaves; shapes: TypedDicts of the JSON that flows
+    ("resilience", "records", "inputs"),  # retry rules and key pools; request records, usage, metrics; input checks
     ("settings", "config", "config_store"),  # the configuration and its file
     ("logs", "google_auth", "presets"),  # services set up from the settings; preset bundles
     ("transformers.base",),  # the transformer interface and registry
@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("pipeline",),
     ("state", "buildable"),  # buildable: would a config build into a snapshot
     ("agents",),
-    ("middlewares", "routes", "drain"),
+    ("middlewares", "browser_guard", "routes", "drain"),
     ("app",),
     ("cli", "__main__"),
 ]

@@ -46,6 +46,38 @@ async def test_text_non_stream_through_sdk(client, fake):
     assert fake.requests[0].body["stream"] is False
 
 
+async def test_parallel_tool_results_reach_the_provider_in_call_order(client, fake):
+    """Two parallel Bash calls whose results Claude Code sends back in completion order (the
+    second call finished first): the provider gets the tool messages in the calls' order."""
+    fake.queue(json_reply(completion("Both ran.")))
+    history = [
+        *USER,
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Two at once."},
+                {"type": "tool_use", "id": "call_m4a", "name": "Bash", "input": {"command": "cat steps.log"}},
+                {"type": "tool_use", "id": "call_m4b", "name": "Bash", "input": {"command": "wc -l < notes.md"}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "call_m4b", "content": "3"},
+                {"type": "tool_result", "tool_use_id": "call_m4a", "content": "one"},
+            ],
+        },
+    ]
+    message = await sdk(client).messages.create(model="claude-sonnet-4", max_tokens=50, messages=history)
+    assert message.content[0].text == "Both ran."
+    sent = fake.requests[0].body["messages"]
+    assert [c["id"] for c in sent[1]["tool_calls"]] == ["call_m4a", "call_m4b"]
+    assert [(m["role"], m["tool_call_id"], m["content"]) for m in sent[2:]] == [
+        ("tool", "call_m4a", "one"),
+        ("tool", "call_m4b", "3"),
+    ]
+
+
 async def test_parallel_tool_calls_with_split_arguments(client, fake):
     chunks = [
         chunk({"role": "assistant", "content": "Checking."}),

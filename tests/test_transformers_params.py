@@ -55,6 +55,13 @@ async def test_sm1_maxtoken_absent_stays_absent_and_no_options_is_a_no_op():
 
 
 @pytest.mark.parametrize("name", ["maxtoken", "sampling"])
+@pytest.mark.parametrize("limit", [16384.0, "16384.0", 1.6384e4])
+async def test_a_cap_written_as_a_float_goes_out_as_an_integer(name, limit):
+    capped = (await apply(name, {"model": "m", "max_tokens": 32000}, {"max_tokens": limit}))["max_tokens"]
+    assert capped == 16384 and type(capped) is int
+
+
+@pytest.mark.parametrize("name", ["maxtoken", "sampling"])
 def test_bad_numeric_option_is_a_config_error(name):
     with pytest.raises(ConfigError, match=f"'{name}'.*max_tokens"):
         BUILTINS.create(name, {"max_tokens": "lots"})

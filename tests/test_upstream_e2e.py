@@ -136,3 +136,13 @@ async def test_passthrough_answers_feed_the_session_usage(make_client, fake, str
     response = await client.post("/v1/messages", json=body)
     await response.read()
     assert client.app[SESSIONS].usage.get("pt-1") == 70500
+
+
+async def test_passthrough_refuses_a_message_that_is_not_an_object_at_the_edge(make_client, fake):
+    """A malformed turn is a 400 naming it, checked once at the edge, never a crash in the
+    passthrough's thinking filter; nothing is sent upstream."""
+    client = await make_client(anthropic_provider(fake, ["Anthropic"]))
+    response = await client.post("/v1/messages", json={"model": "m", "max_tokens": 5, "messages": ["hi", *USER]})
+    assert response.status == 400
+    assert "messages[0]" in (await response.json())["error"]["message"]
+    assert fake.requests == []

@@ -135,6 +135,21 @@ async def test_token_endpoint_errors_are_500_with_the_reason(vertex: tuple[FakeV
     assert info.value.status == 500 and "invalid_grant" in info.value.message
 
 
+async def test_a_key_that_is_not_rsa_is_named_as_such(vertex: tuple[FakeVertex, Path]) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    fake, key = vertex
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    options = {**json.loads(key.read_text()), "private_key": pem.decode()}
+    with pytest.raises(ApiError) as info:
+        await GoogleAuth.require_inline(options, "vertex-openai").token()
+    assert info.value.status == 500 and "needs an RSA key, not" in info.value.message
+    assert fake.assertions == []
+
+
 async def test_missing_credentials_explain_what_to_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
     monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)

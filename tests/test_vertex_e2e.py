@@ -97,7 +97,7 @@ async def test_vx1_url_shape_with_stubbed_token() -> None:
     async def token() -> str:
         return "stub-token"
 
-    transformer.auth.token = token  # type: ignore[method-assign]
+    transformer.google_auth.token = token  # type: ignore[method-assign]
     provider = Provider(name="v", api_base_url="https://us-central1-aiplatform.googleapis.com", api_key="x")
     request = {"model": "gemini-2.5-pro", "stream": True, "messages": USER}
     body, options = await transformer.request_in(request, provider, Context(model="gemini-2.5-pro"))

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
 from ..pipeline.chain import prepare_request
 from ..pipeline.exchange import ReadHook, exchange
 from ..routing.router import Route
+from ..shapes.anthropic import AnthropicEvent, AnthropicMessage, AnthropicRequest
 from ..state import Snapshot
 from ..transformers.base import Context
 from ._turn import Turn
@@ -28,15 +29,16 @@ async def open_events(
     body: dict[str, Any],
     ctx: Context,
     before_read: ReadHook | None = None,
-) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
-    prepared = await prepare_request(snapshot.endpoint, route.provider, route.model, body, ctx)
+) -> AsyncIterator[AsyncIterator[AnthropicEvent]]:
+    # `body` is the client's request as the agent rewrote it: its JSON object is the Anthropic one.
+    prepared = await prepare_request(snapshot.endpoint, route.provider, route.model, cast(AnthropicRequest, body), ctx)
     async with exchange(request, snapshot.settings, snapshot.endpoint, route, prepared, ctx, before_read) as answer:
         yield await answer.events()
 
 
 async def fetch_message(
     request: web.Request, snapshot: Snapshot, route: Route, body: dict[str, Any], ctx: Context
-) -> dict[str, Any]:
+) -> AnthropicMessage:
     """The whole answer as an Anthropic message (an upstream error event raises ApiError)."""
     turn = Turn()
     async with open_events(request, snapshot, route, body, ctx) as events:

@@ -4,7 +4,7 @@ by asking the image model."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,12 +101,14 @@ class Analyst:
             return self.ids[int(text) - 1]
         return None
 
-    async def answer(self, calls: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def answer(self, calls: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """tool_result blocks for the calls, in order (the image model is asked concurrently)."""
         return list(await asyncio.gather(*(self.answer_one(call) for call in calls)))
 
-    async def answer_one(self, call: dict[str, Any]) -> dict[str, Any]:
-        args = call.get("input") if isinstance(call.get("input"), dict) else {}
+    async def answer_one(self, call: Mapping[str, Any]) -> dict[str, Any]:
+        args = call.get("input")
+        if not isinstance(args, dict):
+            args = {}
         wanted = args.get("imageId")
         wanted = wanted if isinstance(wanted, list) else [wanted] if wanted is not None else []
         resolved = [(raw, self.resolve(raw)) for raw in wanted]
@@ -136,13 +138,14 @@ class Analyst:
             message = await fetch_message(self.request, self.snapshot, self.vision, body, ctx)
         except ApiError as exc:
             return _result(call, f"The image model ({self.vision.label}) failed: {exc.message}", True)
-        answer = "\n".join(b.get("text") or "" for b in message.get("content") or () if b.get("type") == "text").strip()
+        blocks: Sequence[Mapping[str, Any]] = message.get("content") or ()  # as the image model sent them
+        answer = "\n".join(b.get("text") or "" for b in blocks if b.get("type") == "text").strip()
         if missing:
             answer = f"(No image matches {missing}; the others were analyzed.)\n{answer}"
         return _result(call, answer or "(The image model returned no text.)", False)
 
 
-def _result(call: dict[str, Any], text: str, is_error: bool) -> dict[str, Any]:
+def _result(call: Mapping[str, Any], text: str, is_error: bool) -> dict[str, Any]:
     block: dict[str, Any] = {"type": "tool_result", "tool_use_id": call.get("id") or "", "content": text}
     if is_error:
         block["is_error"] = True

@@ -8,31 +8,35 @@ client as they arrive.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from ..errors import ERROR_TYPES, ApiError
+from ..shapes.anthropic import AnthropicMessage, AnthropicUsage, ContentBlock, StopReason
 from ..transformers.shared.json_args import parse_arguments
 
-_STATUS_OF = {kind: status for status, kind in sorted(ERROR_TYPES.items(), reverse=True)}
+_STATUS_OF: dict[str, int] = {kind: status for status, kind in sorted(ERROR_TYPES.items(), reverse=True)}
 _DELTA_FIELDS = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}
 
 
 class Turn:
     def __init__(self) -> None:
         self.start: dict[str, Any] = {}
-        self.blocks: dict[int, dict[str, Any]] = {}
-        self.parts: dict[int, list[str]] = {}
-        self.stop_reason: str | None = None
+        # Keyed by the events' `index` as sent (an int, from a well-formed stream).
+        self.blocks: dict[Any, dict[str, Any]] = {}
+        self.parts: dict[Any, list[str]] = {}
+        self.stop_reason: StopReason | None = None
         self.stop_sequence: str | None = None
         self.usage: dict[str, Any] = {}
         self.error: dict[str, Any] | None = None
 
-    def add(self, event: dict[str, Any]) -> None:
+    def add(self, event: Mapping[str, Any]) -> None:
+        """Read defensively: a passthrough provider's events come as it sent them."""
         kind = event.get("type")
         if kind == "content_block_delta":
             delta = event.get("delta") or {}
             index = event.get("index")
-            field = _DELTA_FIELDS.get(delta.get("type"))
+            field = _DELTA_FIELDS.get(str(delta.get("type")))
             if field and isinstance(delta.get(field), str):
                 self.parts.setdefault(index, []).append(delta[field])
             elif delta.get("type") == "signature_delta" and index in self.blocks:
@@ -75,7 +79,7 @@ class Turn:
             message = self.error.get("message") or "Provider error"
             raise ApiError(_STATUS_OF.get(kind, 502), str(message), kind)
 
-    def message(self) -> dict[str, Any]:
+    def message(self) -> AnthropicMessage:
         """The round as a non-streaming message; an error event raises ApiError."""
         self.raise_error()
         return {
@@ -83,8 +87,8 @@ class Turn:
             "type": "message",
             "role": "assistant",
             "model": self.start.get("model") or "unknown",
-            "content": self.content(),
+            "content": cast(list[ContentBlock], self.content()),  # the blocks as sent, completed
             "stop_reason": self.stop_reason,
             "stop_sequence": self.stop_sequence,
-            "usage": dict(self.usage),
+            "usage": cast(AnthropicUsage, dict(self.usage)),  # the counts as the events reported them
         }

@@ -21,7 +21,7 @@ sees one ordinary answer:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from functools import partial
 from typing import Any
@@ -35,6 +35,14 @@ from ..jsonutil import dumps
 from ..pipeline.sse_writer import SseWriter
 from ..routing.router import Route, resolve
 from ..routing.sessions import SESSIONS
+from ..shapes.anthropic import (
+    AnthropicEvent,
+    AnthropicMessage,
+    BlockEvent,
+    ContentBlock,
+    MessageDeltaEvent,
+    PingEvent,
+)
 from ..state import Snapshot
 from ..transformers.base import Context
 from ._calls import fetch_message, open_events
@@ -108,7 +116,9 @@ def prepare(body: dict[str, Any], cache: ImageCache) -> list[str]:
     if rewritten is None:
         return []
     body["messages"] = rewritten
-    tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+    tools = body.get("tools")
+    if not isinstance(tools, list):
+        tools = []
     if not any(isinstance(t, dict) and t.get("name") == TOOL_NAME for t in tools):
         body["tools"] = [*tools, ANALYZE_TOOL]
     note = {"type": "text", "text": SYSTEM_NOTE}
@@ -137,7 +147,7 @@ async def handle(
     return web.json_response(message, dumps=dumps)
 
 
-def _intercept(turn_calls: list[dict[str, Any]], stop_reason: Any, round_no: int) -> bool:
+def _intercept(turn_calls: Sequence[Mapping[str, Any]], stop_reason: Any, round_no: int) -> bool:
     """Answer this round ourselves: it asked for analyzeImage only, and rounds are left."""
     return (
         stop_reason == "tool_use" and round_no < MAX_ROUNDS and bool(turn_calls)
@@ -145,14 +155,16 @@ def _intercept(turn_calls: list[dict[str, Any]], stop_reason: Any, round_no: int
     )
 
 
-def _final_stop(stop_reason: Any, calls: list[dict[str, Any]]) -> Any:
+def _final_stop(stop_reason: Any, calls: Sequence[Mapping[str, Any]]) -> Any:
     """Dropped analyzeImage calls must not leave Claude Code waiting for tool results."""
     dropped = any(call.get("name") == TOOL_NAME for call in calls)
     kept = any(call.get("name") != TOOL_NAME for call in calls)
     return "end_turn" if stop_reason == "tool_use" and dropped and not kept else stop_reason
 
 
-async def _answer_with_pings(analyst: Analyst, calls: list[dict[str, Any]], writer: SseWriter) -> AsyncIterator[Any]:
+async def _answer_with_pings(
+    analyst: Analyst, calls: Sequence[Mapping[str, Any]], writer: SseWriter
+) -> AsyncGenerator[PingEvent | list[dict[str, Any]], None]:
     """Yield pings while the image model works, then the tool_result list (last item)."""
     task = asyncio.ensure_future(analyst.answer(calls))
     try:
@@ -166,38 +178,41 @@ async def _answer_with_pings(analyst: Analyst, calls: list[dict[str, Any]], writ
         task.cancel()
 
 
-async def _stream(analyst: Analyst, route: Route, body: dict[str, Any], writer: SseWriter) -> AsyncIterator[dict]:
+async def _stream(
+    analyst: Analyst, route: Route, body: dict[str, Any], writer: SseWriter
+) -> AsyncIterator[AnthropicEvent]:
     messages = list(body["messages"])
     next_index = 0  # the client's next block index, across rounds
     output_tokens = 0
     started = False
     for round_no in range(MAX_ROUNDS + 1):
-        turn, shown, final = Turn(), {}, None  # shown: upstream block index → client index
+        turn = Turn()
+        shown: dict[int, int] = {}  # upstream block index → client index
+        final: MessageDeltaEvent | None = None
         async with open_events(analyst.request, analyst.snapshot, route, {**body, "messages": messages}, analyst.ctx, writer.flush) as events:
             async for event in events:
                 turn.add(event)
-                kind = event.get("type")
-                if kind == "content_block_delta" or kind == "content_block_stop":
+                if event["type"] == "content_block_delta" or event["type"] == "content_block_stop":
                     index = shown.get(event.get("index"))
                     if index is not None:
-                        yield event if index == event.get("index") else {**event, "index": index}
-                elif kind == "content_block_start":
+                        yield event if index == event.get("index") else _moved(event, index)
+                elif event["type"] == "content_block_start":
                     block = event.get("content_block") or {}
                     if block.get("type") == "tool_use" and block.get("name") == TOOL_NAME:
                         continue  # answered here, or dropped: never the client's to run
                     shown[event.get("index")] = next_index
-                    yield event if next_index == event.get("index") else {**event, "index": next_index}
+                    yield event if next_index == event.get("index") else _moved(event, next_index)
                     next_index += 1
-                elif kind == "message_start":
+                elif event["type"] == "message_start":
                     if not started:
                         started = True
                         yield event
-                elif kind == "message_delta":
+                elif event["type"] == "message_delta":
                     final = event
-                elif kind == "error":
+                elif event["type"] == "error":
                     yield event
                     return
-                elif kind != "message_stop":
+                elif event["type"] != "message_stop":
                     yield event  # ping
         if final is None:
             return  # the stream ended without message_delta: leave it visibly incomplete
@@ -227,9 +242,16 @@ async def _stream(analyst: Analyst, route: Route, body: dict[str, Any], writer: 
         return
 
 
-async def _answer(analyst: Analyst, route: Route, body: dict[str, Any]) -> dict[str, Any]:
+def _moved(event: BlockEvent, index: int) -> BlockEvent:
+    """The event as the client's block `index` (a new dict, the same keys in the same order)."""
+    moved = event.copy()
+    moved["index"] = index
+    return moved
+
+
+async def _answer(analyst: Analyst, route: Route, body: dict[str, Any]) -> AnthropicMessage:
     messages = list(body["messages"])
-    shown: list[dict[str, Any]] = []  # content of the rounds answered here, minus their calls
+    shown: list[ContentBlock] = []  # content of the rounds answered here, minus their calls
     output_tokens = 0
     for round_no in range(MAX_ROUNDS + 1):
         message = await fetch_message(analyst.request, analyst.snapshot, route, {**body, "messages": messages}, analyst.ctx)

@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 from .. import __version__
 from ..settings import ConfigError
@@ -30,7 +31,7 @@ _VALUE_OPTIONS = {"--config", "--host", "--port", "--log-level"}
 
 def _common(nested: bool = False) -> argparse.ArgumentParser:
     # `nested`: for `model set ...`, whose own defaults must not reset options given earlier.
-    extra = {"default": argparse.SUPPRESS} if nested else {}
+    extra: dict[str, Any] = {"default": argparse.SUPPRESS} if nested else {}
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", help="config file (default ~/.claude-code-router/config.json, env CCR_CONFIG)", **extra)
     common.add_argument("--host", help="listen address (env HOST)", **extra)
@@ -82,7 +83,7 @@ def _handler(command: str, args: argparse.Namespace) -> Callable[[argparse.Names
 
     if command == "model":
         return model.model_list if args.action == "list" else model.model_set
-    return getattr(commands, command)
+    return cast(Callable[[argparse.Namespace], int], getattr(commands, command))
 
 
 def _preset(command: str, before: list[str], after: list[str], argv: list[str]) -> int:

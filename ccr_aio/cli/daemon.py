@@ -170,7 +170,7 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def spawn_detached(cmd: list[str], output: Path) -> subprocess.Popen:
+def spawn_detached(cmd: list[str], output: Path) -> subprocess.Popen[bytes]:
     """Start `cmd` in its own session (no terminal, survives the shell) with stdout/stderr
     appended to `output` — only start-up failures and tracebacks land there."""
     private_dir(output.parent)
@@ -179,7 +179,7 @@ def spawn_detached(cmd: list[str], output: Path) -> subprocess.Popen:
                                 start_new_session=True, close_fds=True, env=child_env())
 
 
-def wait_until_up(proc: subprocess.Popen, home: Path, url: str, timeout: float = START_TIMEOUT_S) -> str | None:
+def wait_until_up(proc: subprocess.Popen[bytes], home: Path, url: str, timeout: float = START_TIMEOUT_S) -> str | None:
     """None once `proc` wrote its PID file and /health answers; else why not."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -235,5 +235,5 @@ def tail(path: Path, lines: int = 20) -> str:
 
 def python_command(*args: str) -> list[str]:
     """`python [same interpreter flags] -m ccr_aio args...` for spawning or re-exec."""
-    flags = getattr(subprocess, "_args_from_interpreter_flags", lambda: [])()
+    flags: list[str] = getattr(subprocess, "_args_from_interpreter_flags", lambda: [])()
     return [sys.executable, *flags, "-m", "ccr_aio", *args]

@@ -6,6 +6,8 @@ in the README hold.
   (an SSE stream ends with an `error` event, see drain.py), remove the PID file, exit 0 — all
   within the grace. A second signal during that wait kills at once.
 - SIGHUP: reload the config file in place (same as POST /api/reload).
+- A first-run server (listening on 0.0.0.0) that gets providers and no APIKEY moves its
+  listening socket to 127.0.0.1 at once (`admin.rebind`); open connections carry on.
 - POST /api/restart: after the answer is sent, stop accepting but keep the listening socket
   open (connections wait in its backlog), drain the same way within RESTART_GRACE_MS (10 s),
   then `execve` the same interpreter with `-m ccr_aio` and the same arguments, passing the
@@ -21,7 +23,8 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -112,7 +115,8 @@ async def _run(settings: Settings, overrides: dict[str, Any], limits: ServerLimi
     sites = [sockets.ListenerSite(runner, sock, protocol) for sock in listeners]
     for site in sites:
         await site.start()
-    reloads: set[asyncio.Task] = set()
+    admin.rebind = _rebinder(runner, sites, listeners, protocol, settings, finish)
+    reloads: set[asyncio.Task[None]] = set()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, finish, 0)
     loop.add_signal_handler(signal.SIGHUP, _reload_on_signal, app, reloads)
@@ -136,7 +140,8 @@ async def _run(settings: Settings, overrides: dict[str, Any], limits: ServerLimi
         sockets.close_all(listeners)
         listeners.clear()
     guard.close_idle()
-    runner.server.pre_shutdown()  # no keep-alive after the answers in flight
+    if runner.server is not None:  # set up above; None only before setup()
+        runner.server.pre_shutdown()  # no keep-alive after the answers in flight
     await _finish_requests(app[INFLIGHT], deadline, grace)
     await runner.cleanup()  # what is left is idle; then cleanup_ctx (the upstream session)
     if not restarting:
@@ -153,7 +158,40 @@ async def _finish_requests(inflight: Inflight, deadline: float, grace: float) ->
         log.error("requests_ignored_the_cut", count=len(inflight.tasks))
 
 
-def _reload_on_signal(app: web.Application, tasks: set[asyncio.Task]) -> None:
+def _rebinder(runner: web.AppRunner, sites: list[sockets.ListenerSite], listeners: list[socket.socket],
+              protocol: Callable[[], GuardedRequestHandler], settings: Settings,
+              finish: Callable[[Outcome], None]) -> Callable[[str], Awaitable[None]]:
+    """`rebind(host)`: listen on `host` instead, same port. The old listening sockets close
+    first (the kernel will not bind 127.0.0.1:port while 0.0.0.0:port is bound); connections
+    already open carry on. `sites` and `listeners` are changed in place, so shutdown and
+    restart see the new ones. If the new bind fails, the server stops with exit code 1."""
+
+    async def rebind(host: str) -> None:
+        port = listeners[0].getsockname()[1] if listeners else settings.port
+        for site in sites:
+            await site.stop()
+        sockets.close_all(listeners)
+        listeners.clear()
+        sites.clear()
+        try:
+            listeners.extend(sockets.open_listeners(host, port))
+        except OSError as exc:
+            log.error("cannot_listen", host=host, port=port, error=exc.strerror or str(exc))
+            finish(1)
+            return
+        for sock in listeners:
+            site = sockets.ListenerSite(runner, sock, protocol)
+            await site.start()
+            sites.append(site)
+        info = daemon.read_pid(settings.home)
+        if info is not None and info.pid == os.getpid():
+            daemon.write_pid(settings.home, replace(info, host=host))
+        log.info("listening", url=f"http://{host}:{port}")
+
+    return rebind
+
+
+def _reload_on_signal(app: web.Application, tasks: set[asyncio.Task[None]]) -> None:
     task = asyncio.ensure_future(_reload(app))
     tasks.add(task)  # keep a reference until done
     task.add_done_callback(tasks.discard)

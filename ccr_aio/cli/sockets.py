@@ -14,6 +14,7 @@ import asyncio
 import os
 import socket
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from aiohttp import web
 from aiohttp.web_runner import BaseSite
@@ -23,9 +24,9 @@ PID_ENV = "CCR_AIO_LISTEN_PID"
 BACKLOG = 1024
 
 
-def _addresses(host: str, port: int) -> list[tuple[int, tuple]]:
+def _addresses(host: str, port: int) -> list[tuple[int, tuple[Any, ...]]]:
     infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
-    seen: list[tuple[int, tuple]] = []
+    seen: list[tuple[int, tuple[Any, ...]]] = []
     for family, _, _, _, address in infos:
         if family in (socket.AF_INET, socket.AF_INET6) and (family, address[:2]) not in seen:
             seen.append((family, address[:2]))

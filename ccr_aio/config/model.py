@@ -131,6 +131,9 @@ class Config:
     port: int | None = None
     host: str | None = None
     apikey: str | None = None
+    # Host names (lower case) that also name this server, e.g. behind a reverse proxy; loopback
+    # names, IP addresses and HOST are always accepted (see browser_guard.py).
+    allowed_hosts: tuple[str, ...] = ()
     log: bool = True  # LOG: only `false` turns the log files off
     log_level: str | None = None
     api_timeout_ms: int | None = None

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from .hosts import is_ip, split_authority
 from .model import Config, ProviderConfig, RouterConfig
 from .parse_limits import parse_limits
 from .parse_plugins import parse_plugins
@@ -50,6 +51,7 @@ def parse_config(data: Any) -> Parsed[Config]:
         port=_port(data.get("PORT"), found),
         host=_text(data, "HOST", found),
         apikey=_text(data, "APIKEY", found),
+        allowed_hosts=_allowed_hosts(data.get("ALLOWED_HOSTS"), found),
         log=data.get("LOG", True) is not False,
         log_level=_text(data, "LOG_LEVEL", found),
         api_timeout_ms=_timeout(data.get("API_TIMEOUT_MS"), found),
@@ -127,6 +129,26 @@ def _text(data: Mapping[str, Any], key: str, found: Findings, what: str = "") ->
         found.add(At.key(key), f"must be a string{what}, got {kind(value)}")
         return None
     return value
+
+
+def _allowed_hosts(value: Any, found: Findings) -> tuple[str, ...]:
+    """`ALLOWED_HOSTS`: names only. A wildcard is refused: it would let any web page reach the
+    server through DNS rebinding."""
+    if value is None:
+        return ()
+    at = At.key("ALLOWED_HOSTS")
+    if not isinstance(value, list):
+        found.add(at, f"must be an array of host names, got {kind(value)}", hint='e.g. ["ccr.example.com"]')
+        return ()
+    names = []
+    for i, entry in enumerate(value):
+        parts = split_authority(entry) if isinstance(entry, str) else None
+        if parts is None or parts[1] or "*" in entry:
+            found.add(at.item(i), f"must be a host name without scheme, port or wildcard, got {entry!r}"[:200],
+                      hint="every port is accepted; list each name")
+        elif not is_ip(parts[0]):  # an address is always accepted anyway
+            names.append(parts[0])
+    return tuple(names)
 
 
 def _proxy(data: Mapping[str, Any], found: Findings) -> str | None:

@@ -21,7 +21,9 @@ _SECONDS = {
     "SHUTDOWN_GRACE_MS": "shutdown_grace",
     "RESTART_GRACE_MS": "restart_grace",
 }
-_DEFAULTS = {f.name: f.default for f in fields(ServerLimits)}
+_DEFAULTS: dict[str, float] = {
+    f.name: f.default for f in fields(ServerLimits) if isinstance(f.default, (int, float))
+}
 
 
 def _positive(value: Any) -> float | None:

@@ -41,4 +41,5 @@ def _entry(entry: Any, at: At, found: Findings) -> PluginSpec:
         found.add(at.field("options"), "must be an object", blocks=False)
         problem = problem or "`options` must be an object"
     usable = MappingProxyType(dict(options)) if isinstance(options, Mapping) else EMPTY
-    return PluginSpec(path.strip(), usable, problem)
+    stripped = path.strip()  # a `$VAR` path stays itself: its messages then quote it as written
+    return PluginSpec(path if stripped == path else stripped, usable, problem)

@@ -46,8 +46,10 @@ def describe(problems: Iterable[Problem]) -> str:
 
 def kind(value: Any) -> str:
     """The JSON name of a value's type, with its article: "an array", "null"..."""
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-            type(None): "null"}.get(type(value), "a number")
+    for types, name in ((bool, "a boolean"), (str, "a string"), (dict, "an object"), (list, "an array")):
+        if isinstance(value, types):  # isinstance: a `$VAR` value is a str subclass
+            return name
+    return "null" if value is None else "a number"
 
 
 @dataclass(frozen=True)

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import cast
 
 from ..providers import Provider
+from ..shapes.anthropic import AnthropicRequest
+from ..shapes.unified import ProviderBody, ProviderChunk, UnifiedChunk, UnifiedCompletion, UnifiedRequest
 from ..transformers.base import Context, Transformer, UpstreamOptions
 from ..transformers.shared.cache_control import strip_cache_control
+from ..transformers.shared.tool_signatures import strip_signatures
 from .chunk_shape import check_answer, checked_chunks
 
 
 @dataclass
 class Prepared:
-    body: dict[str, Any]
+    body: ProviderBody  # as it goes upstream: the provider's format, or the client's (bypass)
     options: UpstreamOptions = field(default_factory=UpstreamOptions)
     bypass: bool = False
 
@@ -45,7 +48,7 @@ def _response_hooks(provider: Provider, model: str, hook: str) -> list[Transform
 
 
 async def prepare_request(
-    endpoint: Transformer, provider: Provider, model: str, body: dict[str, Any], ctx: Context
+    endpoint: Transformer, provider: Provider, model: str, body: AnthropicRequest, ctx: Context
 ) -> Prepared:
     if is_bypass(endpoint, provider, model):
         passthrough = provider.chain[0].passthrough(body, ctx)
@@ -57,27 +60,38 @@ async def prepare_request(
     for transformer in _request_hooks(provider, model):
         result = await transformer.request_in(request, provider, ctx)
         if isinstance(result, tuple):
-            request, extra = result
+            result, extra = result
             options.merge(extra)
-        else:
-            request = result
-    if not any(t.keeps_cache_control for t in (*provider.chain, *provider.model_chain(model))):
+        # After a dialect the body is in the provider's format; the hooks after it get it as
+        # it is, as in Claude Code Router (for an OpenAI-format provider it is still unified).
+        request = cast(UnifiedRequest, result)
+    transformers = (*provider.chain, *provider.model_chain(model))
+    if not any(t.keeps_cache_control for t in transformers):
         request = strip_cache_control(request)  # OpenAI-format providers reject or ignore it
+    if not any(t.reads_tool_signatures for t in transformers):
+        request = strip_signatures(request)  # only Gemini reads them; strict providers reject them
     return Prepared(request, options)
 
 
 def unified_stream(
-    provider: Provider, model: str, chunks: AsyncIterator[dict], ctx: Context
-) -> AsyncIterator[dict]:
-    """Provider chunks → unified chunks (provider chain reversed, then model chain)."""
-    chunks = checked_chunks(chunks, f"{provider.name},{model}")
+    provider: Provider, model: str, chunks: AsyncIterator[ProviderChunk], ctx: Context
+) -> AsyncIterator[UnifiedChunk]:
+    """Provider chunks → unified chunks (provider chain reversed, then model chain).
+
+    An OpenAI-format provider's chunks are unified already; a dialect that reads another
+    format takes `ProviderChunk`s. Only shapes no hook could read (a string `delta`...) are
+    refused here; every hook reads the rest defensively."""
+    checked = checked_chunks(chunks, f"{provider.name},{model}")
+    unified = cast(AsyncIterator[UnifiedChunk], checked)
     for transformer in _response_hooks(provider, model, "stream_out"):
-        chunks = transformer.stream_out(chunks, ctx)
-    return chunks
+        unified = transformer.stream_out(unified, ctx)
+    return unified
 
 
-def unified_json(provider: Provider, model: str, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+def unified_json(provider: Provider, model: str, body: ProviderBody, ctx: Context) -> UnifiedCompletion:
+    """Provider JSON → a unified answer, as `unified_stream` does for chunks."""
     check_answer(body, f"{provider.name},{model}")
+    unified = cast(UnifiedCompletion, body)
     for transformer in _response_hooks(provider, model, "json_out"):
-        body = transformer.json_out(body, ctx)
-    return body
+        unified = transformer.json_out(unified, ctx)
+    return unified

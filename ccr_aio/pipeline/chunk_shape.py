@@ -12,15 +12,15 @@ message_stop, so a cut answer never looks complete. Shapes the converters alread
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from ..errors import ApiError
 from ..inputs.json_body import json_kind
+from ..shapes.unified import ProviderBody, ProviderChunk
 
 
-def shape_problem(body: dict[str, Any], part: str = "delta") -> str | None:
+def shape_problem(body: Mapping[str, Any], part: str = "delta") -> str | None:
     """What is wrong with a chunk (`part="delta"`) or a whole answer (`part="message"`)."""
     choices = body.get("choices")
     if choices is None:
@@ -63,17 +63,21 @@ def _tool_calls_problem(calls: Any) -> str | None:
     return None
 
 
-async def checked_chunks(chunks: AsyncIterator[dict[str, Any]], provider: str) -> AsyncIterator[dict[str, Any]]:
+async def checked_chunks(chunks: AsyncIterator[ProviderChunk], provider: str) -> AsyncIterator[ProviderChunk]:
     """The provider's chunks, ended by ApiError(502) at the first malformed one."""
-    async with aclosing(chunks):  # release the upstream at once when the reader stops early
+    try:
         async for chunk in chunks:
             problem = shape_problem(chunk)
             if problem:
                 raise ApiError(502, f"Provider {provider} sent a malformed stream chunk: {problem}")
             yield chunk
+    finally:  # release the upstream at once when the reader stops early
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
-def check_answer(body: dict[str, Any], provider: str) -> None:
+def check_answer(body: ProviderBody, provider: str) -> None:
     problem = shape_problem(body, "message")
     if problem:
         raise ApiError(502, f"Provider {provider} returned a malformed answer: {problem}")

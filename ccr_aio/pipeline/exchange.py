@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import aiohttp
 from aiohttp import web
@@ -23,14 +23,16 @@ from ..errors import ApiError
 from ..jsonutil import dumps, loads
 from ..routing.router import Route
 from ..settings import Settings
+from ..shapes.anthropic import AnthropicEvent, AnthropicMessage
 from ..transformers.base import Context, Transformer
 from ..transformers.endpoint.response import aggregate_chunks, message_to_events
 from .chain import Prepared, unified_json, unified_stream
 from .sse import iter_json_chunks
-from .upstream import HTTP, open_upstream, passthrough_headers, provider_headers
+from .upstream import HTTP, client_error_words, open_upstream, passthrough_headers, provider_headers
 
 PING_INTERVAL_S = 15.0
 ReadHook = Callable[[], Awaitable[None]]
+T = TypeVar("T")
 
 
 @dataclass
@@ -51,20 +53,22 @@ class Answer:
     async def body(self) -> bytes:
         return await read_all(self.raw)
 
-    async def events(self) -> AsyncIterator[dict[str, Any]]:
+    async def events(self) -> AsyncIterator[AnthropicEvent]:
         """Anthropic events: converted by the endpoint, or (passthrough) parsed as they come. A
         JSON answer is read here, before the first event, so its errors come before any output."""
         provider, model, ctx = self.route.provider, self.route.model, self.ctx
         if self.is_sse:
             chunks = iter_json_chunks(self.raw)
             # A passthrough provider already speaks Anthropic events.
-            return chunks if self.bypass else self.endpoint.stream_in(unified_stream(provider, model, chunks, ctx), ctx)
+            if self.bypass:
+                return cast(AsyncIterator[AnthropicEvent], chunks)
+            return self.endpoint.stream_in(unified_stream(provider, model, chunks, ctx), ctx)
         answer = parse_json(await read_all(self.raw), self.route)
-        if not self.bypass:
-            answer = self.endpoint.json_in(unified_json(provider, model, answer, ctx), ctx)
-        return iterate(message_to_events(answer))
+        if self.bypass:  # an Anthropic message already
+            return iterate(message_to_events(cast(AnthropicMessage, answer)))
+        return iterate(message_to_events(self.endpoint.json_in(unified_json(provider, model, answer, ctx), ctx)))
 
-    async def message(self) -> dict[str, Any]:
+    async def message(self) -> AnthropicMessage:
         """One Anthropic message from a converted answer; a stream is folded into one first."""
         provider, model, ctx = self.route.provider, self.route.model, self.ctx
         if self.is_sse:
@@ -141,7 +145,8 @@ async def _read(content: aiohttp.StreamReader, route: Route) -> bytes:
     except asyncio.TimeoutError:
         raise ApiError(504, f"Provider {route.label} stopped sending (read timeout)") from None
     except aiohttp.ClientError as exc:
-        raise ApiError(502, f"Provider {route.label} dropped the connection mid-response: {exc}") from None
+        words = client_error_words(exc)
+        raise ApiError(502, f"Provider {route.label} dropped the connection mid-response: {words}") from None
 
 
 async def _read_or_ping(content: aiohttp.StreamReader, route: Route, on_silence: ReadHook) -> bytes:
@@ -169,7 +174,7 @@ def parse_json(data: bytes, route: Route) -> dict[str, Any]:
     return body
 
 
-async def iterate(items: list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+async def iterate(items: list[T]) -> AsyncIterator[T]:
     for item in items:
         yield item
 

@@ -8,12 +8,13 @@ skipped but never terminal (the stream ends at EOF), invalid JSON is skipped, an
 from __future__ import annotations
 
 import codecs
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any
 
 import structlog
 
 from ..jsonutil import dumps, loads
+from ..shapes.anthropic import AnthropicEvent
 
 log = structlog.get_logger("ccr_aio.sse")
 
@@ -51,12 +52,12 @@ async def iter_json_chunks(byte_chunks: AsyncIterable[bytes]) -> AsyncIterator[d
             yield chunk
 
 
-def encode_event(event: dict[str, Any]) -> bytes:
+def encode_event(event: AnthropicEvent) -> bytes:
     """Anthropic framing: the event name is the payload's `type`."""
     return f"event: {event['type']}\ndata: {dumps(event)}\n\n".encode()
 
 
-def encode_data(chunk: dict[str, Any]) -> bytes:
+def encode_data(chunk: Mapping[str, Any]) -> bytes:
     """OpenAI framing: data lines only."""
     return f"data: {dumps(chunk)}\n\n".encode()
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, Literal, overload
 
 import structlog
 from aiohttp import web
 
 from ..errors import ApiError, error_body
+from ..shapes.anthropic import AnthropicEvent
 from .exchange import passthrough_usage
 from .sse import encode_event
 
 # The stream's events keep the logger name they had when this lived with the route handler.
 log = structlog.get_logger("ccr_aio.messages")
+UsageHook = Callable[[Mapping[str, Any] | None], None]  # an answer's usage (Anthropic counts), or None
 PING = encode_event({"type": "ping"})
 SSE_HEADERS = {
     "Content-Type": "text/event-stream",
@@ -30,7 +32,7 @@ class SseWriter:
     still gets a proper HTTP error status instead of a 200 with an error event."""
 
     def __init__(
-        self, request: web.Request, request_id: str, on_usage: Callable[[dict], None] | None = None
+        self, request: web.Request, request_id: str, on_usage: UsageHook | None = None
     ) -> None:
         self.request = request
         self.on_usage = on_usage
@@ -57,7 +59,12 @@ class SseWriter:
             await self.flush()
             await self.response.write(PING)
 
+    @overload
+    async def send(self, items: AsyncIterator[AnthropicEvent], raw: Literal[False] = False) -> web.StreamResponse: ...
+    @overload
+    async def send(self, items: AsyncIterator[bytes], raw: Literal[True]) -> web.StreamResponse: ...
     async def send(self, items: AsyncIterator[Any], raw: bool = False) -> web.StreamResponse:
+        """Events, encoded here; or with `raw`, a passthrough provider's SSE bytes as they are."""
         pending = self.pending
         try:
             if raw:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -45,6 +47,37 @@ def _apply(headers: dict[str, str], changes: Mapping[str, str | None]) -> dict[s
     return headers
 
 
+def client_error_words(exc: aiohttp.ClientError) -> str:
+    """What went wrong with a provider connection, in words: the user reads this, and aiohttp's
+    own text (`<TransferEncodingError: 400, message='Not enough data ...'>`) says nothing to them."""
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "the connection closed before the answer was complete"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the provider closed the connection without answering"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return f"the TLS certificate of {exc.host} was not accepted"
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return f"the TLS handshake with {exc.host} failed"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, socket.gaierror):
+            return f"the host name {exc.host} could not be resolved"
+        where = f"{exc.host}:{exc.port}"
+        if isinstance(exc, aiohttp.ClientProxyConnectionError):
+            where = f"the proxy {where}"
+        return f"could not connect to {where} ({_os_reason(exc.os_error)})"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return "the provider sent a malformed HTTP response"
+    if isinstance(exc, aiohttp.InvalidURL):
+        return f"the provider URL {exc.url} is not valid"
+    if isinstance(exc, OSError):
+        return f"a network error occurred ({_os_reason(exc)})"
+    return "the connection failed"
+
+
+def _os_reason(error: OSError) -> str:
+    return os.strerror(error.errno).lower() if error.errno else "network error"
+
+
 def _timeout(timeout_ms: int, stream: bool) -> aiohttp.ClientTimeout:
     seconds = timeout_ms / 1000
     if stream:
@@ -74,7 +107,7 @@ async def open_upstream(
     except asyncio.TimeoutError:
         raise ApiError(504, f"Provider {provider} ({model}) timed out after {timeout_ms} ms") from None
     except aiohttp.ClientError as exc:
-        raise ApiError(502, f"Provider {provider} ({model}) is unreachable: {exc}") from None
+        raise ApiError(502, f"Provider {provider} ({model}) is unreachable: {client_error_words(exc)}") from None
     try:
         if response.status >= 400:
             try:

@@ -35,7 +35,7 @@ class CooldownPolicy:
 
     def backoff(self, strikes: int) -> float:
         """30 s, 60 s, 120 s ... for the 1st, 2nd, 3rd cooldown in a row, capped."""
-        return min(self.cap_s, self.base_s * 2 ** max(0, min(strikes - 1, 32)))
+        return min(self.cap_s, self.base_s * 2.0 ** max(0, min(strikes - 1, 32)))
 
 
 @dataclass(frozen=True)

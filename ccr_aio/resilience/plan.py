@@ -92,9 +92,9 @@ async def build_plan(
             waiting.append((recovers, fallback_attempt))
     if not groups:
         # min() keeps the first of equals: on a tie (or all keys disabled) the earlier target.
-        first = min(waiting, key=lambda pair: pair[0])[1]
-        groups = [[first]]
-        skipped = [t for t in skipped if t != first.target]
+        soonest_attempt = min(waiting, key=lambda pair: pair[0])[1]
+        groups = [[soonest_attempt]]
+        skipped = [t for t in skipped if t != soonest_attempt.target]
     attempts = _bounded(groups, max_attempts(targets, key_counts))
     return Plan(attempts, now + budget_s, session, tuple(skipped))
 

@@ -7,7 +7,7 @@ package sees a key's value, so nothing here can log or report one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 # The Router's scenarios (routing/router.py), which `fallback` may be keyed by. `model` is a
 # bare client model name matched to a configured model, `explicit` a client-named
@@ -16,7 +16,7 @@ Scenario = Literal[
     "default", "background", "think", "longContext", "webSearch", "image",
     "model", "explicit", "subagent", "custom",
 ]
-SCENARIOS: tuple[str, ...] = Scenario.__args__  # type: ignore[attr-defined]
+SCENARIOS: tuple[str, ...] = get_args(Scenario)
 
 
 @dataclass(frozen=True)

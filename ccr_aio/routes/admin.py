@@ -4,30 +4,39 @@ Reload: a config that was saved (or changed on disk, for /api/reload and /api/re
 a new `Snapshot` that replaces `app[STATE].current`. Requests already running keep the snapshot
 they read at their start, so no stream is dropped. A config that does not build (unknown
 transformer, bad PORT...) is refused before anything is written: the old file and the old
-snapshot stay, and the 400 says why.
+snapshot stay, and the 400 says why. So is one the next start could not read back (nested too
+deep for the JSON5 reader), and one that points the server at files outside the config
+directory (`admin_files.py`).
+
+A server that listens on the network without an APIKEY (first-run set-up) and gets providers
+by a save or a reload moves its listening socket to 127.0.0.1 at once (`rebind`, set by the
+server); it does not stay open until the next restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
 from aiohttp import web
 
 from .. import config_store
-from ..errors import ApiError
 from ..config import ConfigError, ConfigInvalid, describe
+from ..config.hosts import is_loopback_name
+from ..errors import ApiError
+from ..inputs.json_body import has_lone_surrogate_escape, parse_json_body
 from ..settings import Settings, build_settings, load_settings, parse_config_text
 from ..state import STATE, Snapshot, build_snapshot
-from . import admin_logs
-from .json_body import read_json_object
+from . import admin_files, admin_logs
 
 routes = web.RouteTableDef()
 log = structlog.get_logger("ccr_aio.admin")
+LOOPBACK = "127.0.0.1"
+CONFIG_TYPES = ("application/json", "application/json5")
 
 
 @dataclass
@@ -40,6 +49,8 @@ class Admin:
     overrides: dict[str, Any] = field(default_factory=dict)
     # Called after /api/restart has answered; None (tests, embedding) = reload only.
     restart: Callable[[], None] | None = None
+    # Moves the listening socket to another host, same port; None (tests, embedding) = cannot.
+    rebind: Callable[[str], Awaitable[None]] | None = None
 
     def settings_for(self, raw: dict[str, Any]) -> Settings:
         return build_settings(raw, self.started.config_path, self.env, self.overrides)
@@ -69,15 +80,38 @@ def restart_notes(admin: Admin, settings: Settings) -> list[str]:
     return [f"{', '.join(changed)} changed: takes effect after a restart (POST /api/restart)"]
 
 
-async def reload_from_disk(app: web.Application) -> Snapshot:
+async def apply(app: web.Application, snapshot: Snapshot) -> list[str]:
+    """Swap in `snapshot` (the caller holds `admin.lock`); notes for the answer. A server open
+    to the network without an APIKEY that now has providers closes to 127.0.0.1 at once."""
+    admin = app[ADMIN]
+    app[STATE].current = snapshot
+    settings = snapshot.settings
+    if not settings.config.providers or settings.apikey or is_loopback_name(admin.started.host):
+        return []
+    if admin.rebind is None:  # embedded: the browser guard answers only this machine meanwhile
+        log.warning("open_without_apikey", host=admin.started.host)
+        return [f"Providers and no APIKEY: only requests from this machine are answered; restart to "
+                f"listen on {LOOPBACK} only"]
+    await admin.rebind(LOOPBACK)
+    admin.started = replace(admin.started, host=LOOPBACK)
+    log.warning("listening_narrowed", host=LOOPBACK, reason="providers and no APIKEY")
+    return [f"Providers and no APIKEY: the server now listens on {LOOPBACK} only (it was open to the "
+            "network for set-up); set APIKEY to reach it from other machines"]
+
+
+async def reload_with_notes(app: web.Application) -> tuple[Snapshot, list[str]]:
     """Load the config file again and swap the snapshot; ConfigError leaves the old one."""
     admin = app[ADMIN]
     async with admin.lock:
         # Off the loop: reading the file, importing plugins and a custom router all block.
         snapshot = await asyncio.to_thread(lambda: build_snapshot(admin.load()))
-        app[STATE].current = snapshot
+        notes = await apply(app, snapshot)
     log.info("config_reloaded", config=str(snapshot.settings.config_path), providers=len(snapshot.providers))
-    return snapshot
+    return snapshot, notes
+
+
+async def reload_from_disk(app: web.Application) -> Snapshot:
+    return (await reload_with_notes(app))[0]
 
 
 @routes.get("/api/config")
@@ -96,9 +130,20 @@ async def get_config(request: web.Request) -> web.Response:
 
 async def read_config_body(request: web.Request) -> dict[str, Any]:
     """The posted config: JSON, or JSON5 (comments, trailing commas) with `Content-Type:
-    application/json5`, as the UI's raw editor may send. Either way it is stored as JSON."""
+    application/json5`, as the UI's raw editor may send. Either way it is stored as JSON. Any
+    other type is a 415: an HTML form or a `fetch` that skips the CORS preflight can only send
+    text/plain, urlencoded or multipart bodies."""
+    if request.content_type not in CONFIG_TYPES:
+        raise ApiError(415, f"Content-Type must be application/json (or application/json5), got "
+                            f"{request.content_type!r}"[:200])
     if request.content_type != "application/json5":
-        return await read_json_object(request)
+        raw = await request.read()
+        # A message body may carry a lone surrogate (it is mended); a config must not be
+        # changed behind the user's back, and UTF-8 cannot store one: refuse it.
+        if has_lone_surrogate_escape(raw):
+            raise ApiError(400, "Invalid JSON in request body: a string holds a lone surrogate "
+                                "(half of a UTF-16 pair), which a UTF-8 file cannot store")
+        return parse_json_body(raw)
     try:
         text = (await request.read()).decode("utf-8")
     except UnicodeDecodeError:
@@ -111,9 +156,14 @@ async def read_config_body(request: web.Request) -> dict[str, Any]:
         raise ApiError(400, f"Invalid JSON5, nothing saved: {exc}") from None
 
 
-def _checked(admin: Admin, body: dict[str, Any]) -> Settings:
+def _checked(admin: Admin, body: dict[str, Any], running: Settings) -> Settings:
     """The posted config parsed by the same model as start-up; a save refuses every problem,
-    also the ones a load would skip (broken plugin entries)."""
+    also the ones a load would skip (broken plugin entries), a config the next start could
+    not read, and new references to files outside the config directory."""
+    try:
+        config_store.encode(body)  # first: a tree too deep for the reader is too deep to walk
+    except config_store.Unreadable as exc:
+        raise ApiError(400, f"Config not saved: the next start could not read it: {exc}") from None
     try:
         settings = admin.settings_for(body)
     except ConfigInvalid as exc:
@@ -123,6 +173,9 @@ def _checked(admin: Admin, body: dict[str, Any]) -> Settings:
                             "config.") from None
     if settings.problems:
         raise ApiError(400, "Invalid config, nothing saved: " + describe(settings.problems))
+    outside = admin_files.new_references_outside(body, running, admin.env)
+    if outside:
+        raise ApiError(400, "Config not saved: " + "; ".join(outside))
     return settings
 
 
@@ -130,7 +183,7 @@ def _checked(admin: Admin, body: dict[str, Any]) -> Settings:
 async def save_config(request: web.Request) -> web.Response:
     body = await read_config_body(request)
     app, admin = request.app, request.app[ADMIN]
-    checked = _checked(admin, body)
+    checked = await asyncio.to_thread(_checked, admin, body, app[STATE].current.settings)
     async with admin.lock:  # build-write-swap is one step for concurrent POSTs
         try:
             snapshot = await asyncio.to_thread(build_snapshot, checked)
@@ -143,8 +196,8 @@ async def save_config(request: web.Request) -> web.Response:
         except config_store.StoreError as exc:
             raise ApiError(500, f"Could not save the config: {exc}. The previous file is "
                                 "unchanged and still in use.") from None
-        app[STATE].current = snapshot
-    warnings = config_store.router_warnings(settings.config) + restart_notes(admin, settings)
+        notes = await apply(app, snapshot)
+    warnings = config_store.router_warnings(settings.config) + restart_notes(admin, settings) + notes
     log.info("config_saved", config=str(settings.config_path), backup=str(backup) if backup else None,
              warnings=warnings)
     return web.json_response({"success": True, "message": "Config saved successfully",
@@ -159,9 +212,9 @@ async def list_transformers(request: web.Request) -> web.Response:
     return web.json_response({"transformers": items})
 
 
-async def _reload_or_400(app: web.Application, action: str) -> Snapshot:
+async def _reload_or_400(app: web.Application, action: str) -> tuple[Snapshot, list[str]]:
     try:
-        return await reload_from_disk(app)
+        return await reload_with_notes(app)
     except ConfigError as exc:
         raise ApiError(400, f"{action}: the config file does not load: {exc}. The server keeps "
                             "running with the current config.") from None
@@ -169,8 +222,8 @@ async def _reload_or_400(app: web.Application, action: str) -> Snapshot:
 
 @routes.post("/api/reload")
 async def reload_config(request: web.Request) -> web.Response:
-    snapshot = await _reload_or_400(request.app, "Not reloaded")
-    warnings = restart_notes(request.app[ADMIN], snapshot.settings)
+    snapshot, notes = await _reload_or_400(request.app, "Not reloaded")
+    warnings = restart_notes(request.app[ADMIN], snapshot.settings) + notes
     return web.json_response({"success": True, "message": "Config reloaded", "warnings": warnings})
 
 

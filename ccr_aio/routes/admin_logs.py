@@ -82,15 +82,18 @@ def resolve(settings: Settings, name: str | None) -> Path | None:
     if "\x00" in name or ".." in Path(name).parts:
         raise ApiError(400, "Invalid log file name: path traversal is not allowed")
     candidate = Path(name) if os.path.isabs(name) else settings.logs_dir / name
-    real = _real(candidate)
-    allowed = real == _real(settings.app_log_path) or (
-        real.parent == _real(settings.logs_dir) and real.name.endswith(".log"))
-    if not allowed:
-        raise ApiError(403, "Only *.log files in the logs directory and the app log can be read or cleared")
-    if not real.exists():
-        raise ApiError(404, f"Log file not found: {Path(name).name}")
-    if not real.is_file():
-        raise ApiError(400, f"Not a regular file: {Path(name).name}")
+    try:
+        real = _real(candidate)
+        allowed = real == _real(settings.app_log_path) or (
+            real.parent == _real(settings.logs_dir) and real.name.endswith(".log"))
+        if not allowed:
+            raise ApiError(403, "Only *.log files in the logs directory and the app log can be read or cleared")
+        if not real.exists():
+            raise ApiError(404, f"Log file not found: {Path(name).name[:100]}")
+        if not real.is_file():
+            raise ApiError(400, f"Not a regular file: {Path(name).name[:100]}")
+    except OSError as exc:  # a name too long for the filesystem, a symlink loop...
+        raise ApiError(400, f"Invalid log file name: {exc.strerror or exc}") from None
     return real
 
 

@@ -1,4 +1,4 @@
-"""`/` and `/health`: no auth, used by `status` and by load balancers."""
+"""`/`, `/health` and `/api/hello`: no auth, used by `status`, load balancers and Claude Code."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ async def index(request: web.Request) -> web.Response:
 
 
 @routes.get("/health")
+@routes.get("/api/hello")  # Claude Code sends `HEAD /api/hello` before it connects
 async def health(request: web.Request) -> web.Response:
     now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return web.json_response({"status": "ok", "timestamp": now})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import cast
 
 from aiohttp import web
 
@@ -19,6 +20,7 @@ from ..routing.prompt import rewrite_system_prompt
 from ..routing.router import Route, decide
 from ..routing.sessions import SESSIONS
 from ..routing.tokens import TOKENS
+from ..shapes.anthropic import AnthropicRequest
 from ..state import STATE, Snapshot
 from ..transformers.base import Context
 from .json_body import parse_json_object, read_json_object
@@ -50,9 +52,10 @@ async def create_message(request: web.Request) -> web.StreamResponse:
     if snapshot.settings.config.router.image:
         vision = image_agent.applies(route, snapshot)
         ids = image_agent.prepare(body, request.app[IMAGES]) if vision else None
-        if ids:
+        if vision and ids:
             return await image_agent.handle(request, snapshot, route, vision, body, ctx, ids)
-    prepared = await prepare_request(snapshot.endpoint, route.provider, route.model, body, ctx)
+    # Validated above as far as routing needs; the conversions read the rest defensively.
+    prepared = await prepare_request(snapshot.endpoint, route.provider, route.model, cast(AnthropicRequest, body), ctx)
     return await forward(request, snapshot, route, prepared, ctx)
 
 

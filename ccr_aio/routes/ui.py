@@ -13,7 +13,9 @@ runs; /ui/ then answers 404 saying where it looked.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +33,7 @@ log = structlog.get_logger("ccr_aio.ui")
 UI_DIR_ENV = "CCR_UI_DIR"
 UI_AVAILABLE = web.AppKey("ui_available", bool)
 UI_ROOT = web.AppKey("ui_root", Path)
+STATIC_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")  # the folder is flat: a bare file name
 
 # The page only loads its own files and only talks to its own origin. No inline script or
 # style is allowed, so a value that slipped into the DOM as markup still could not run.
@@ -74,10 +77,31 @@ def setup(app: web.Application) -> None:
     app[UI_AVAILABLE], app[UI_ROOT] = available, root
     if available:
         aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(templates)), autoescape=True)
-        app.router.add_static("/static/", static, name="static", append_version=False)
     else:
         log.warning("ui_files_missing", looked_in=str(root), hint=f"set {UI_DIR_ENV}")
     app.add_routes(routes)
+
+
+def static_file(root: Path, name: str) -> Path | None:
+    """The asset `name` names: a bare file name of a regular file directly in `static/`, else
+    None. No separators (`/`, `\\`), no dot-files, no symlinks leading out."""
+    if not STATIC_NAME.match(name):
+        return None
+    folder = root / "static"
+    path = folder / name
+    try:
+        real = path.resolve()
+        return real if real.parent == folder.resolve() and real.is_file() else None
+    except OSError:  # a name too long, a loop: not one of ours either way
+        return None
+
+
+@routes.get("/static/{name:.*}")
+async def static_asset(request: web.Request) -> web.StreamResponse:
+    path = await asyncio.to_thread(static_file, request.app[UI_ROOT], request.match_info["name"])
+    if path is None or not request.app[UI_AVAILABLE]:
+        raise ApiError(404, f"Not found: {request.method} {request.path}"[:300])
+    return web.FileResponse(path)
 
 
 @routes.get("/ui")

@@ -10,12 +10,13 @@ import importlib.util
 import inspect
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import structlog
 
 log = structlog.get_logger("ccr_aio.routing")
-CustomRouter = Callable[[dict, dict, dict], "str | None | Awaitable[str | None]"]
+# router(request, config, context) -> "provider,model" or None, possibly awaitable
+CustomRouter = Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], "str | None | Awaitable[str | None]"]
 
 
 def load_custom_router(path: Any) -> CustomRouter | None:
@@ -35,7 +36,7 @@ def load_custom_router(path: Any) -> CustomRouter | None:
         log.error("custom_router_load_failed", path=str(file), error=f"{type(exc).__name__}: {exc}")
         return None
     log.info("custom_router_loaded", path=str(file))
-    return router
+    return cast(CustomRouter, router)  # a callable; its signature is the user's to keep
 
 
 async def call_custom_router(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 TAG = re.compile(r"\s*<CCR-SUBAGENT-MODEL>(.*?)</CCR-SUBAGENT-MODEL>\s*", re.S)
 
@@ -95,5 +95,6 @@ def rewrite_system_prompt(body: dict[str, Any], replacement: str | None) -> None
                 return
             new_text = replacement
         else:
-            new_text = replacement + texts[index][texts[index].index("<env>"):]
+            env = cast(str, texts[index])  # chosen above among the texts holding "<env>"
+            new_text = replacement + env[env.index("<env>"):]
         body["system"] = [*system[:index], {**system[index], "text": new_text}, *system[index + 1:]]

@@ -26,7 +26,6 @@ from ..config import RouterConfig, describe, parse_router_config
 log = structlog.get_logger("ccr_aio.sessions")
 K = TypeVar("K")
 V = TypeVar("V")
-_MISSING = object()
 MISS_RETRY_S = 30.0
 
 
@@ -37,9 +36,10 @@ class LRU(Generic[K, V]):
         self.size = size
         self._data: OrderedDict[K, V] = OrderedDict()
 
-    def get(self, key: K, default: Any = None) -> Any:
-        value = self._data.get(key, _MISSING)
-        if value is _MISSING:
+    def get(self, key: K, default: V | None = None) -> V | None:
+        try:
+            value = self._data[key]
+        except KeyError:
             return default
         self._data.move_to_end(key)
         return value

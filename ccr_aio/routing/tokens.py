@@ -149,7 +149,7 @@ class TokenCounter:
         # strings are new objects every request, yet hashing them costs less than json.loads.
         self._cache: OrderedDict[_Key, int] = OrderedDict()
         self._lock = threading.Lock()
-        self._background: set[asyncio.Task] = set()
+        self._background: set[asyncio.Task[None]] = set()
 
     @property
     def encoding(self) -> tiktoken.Encoding:
@@ -177,6 +177,8 @@ class TokenCounter:
         if stop_above is None:
             return self._finish(keys, known, await asyncio.to_thread(self._tokenize, pending))
         budget = stop_above - sum(known.get(key, 0) for key in keys)
+        fresh: dict[_Key, int]
+        rest: dict[_Key, str]
         if budget < 0:  # what is cached already decides
             fresh, rest = {}, pending
         else:

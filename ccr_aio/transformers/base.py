@@ -7,14 +7,19 @@ generators over already-parsed chunk dicts, so every transformer can be tested w
 
 Hooks a subclass may override (the defaults are identities and are skipped by the chain):
 
-- ``request_out(body, ctx) -> dict``                       endpoint: client -> unified
-- ``request_in(request, provider, ctx) -> dict | (dict, UpstreamOptions)``   unified -> provider
-- ``stream_out(chunks, ctx) -> AsyncIterator[dict]``        provider chunks -> unified chunks
-- ``json_out(body, ctx) -> dict``                           provider JSON -> unified JSON
-- ``stream_in(chunks, ctx) -> AsyncIterator[dict]``         endpoint: unified chunks -> client events
-- ``json_in(body, ctx) -> dict``                            endpoint: unified JSON -> client JSON
-- ``auth(headers, provider, ctx) -> dict``                  endpoint, passthrough mode only
-- ``passthrough(body, ctx) -> dict``                        endpoint, passthrough mode only
+- ``request_out(body, ctx) -> UnifiedRequest``                endpoint: client -> unified
+- ``request_in(request, provider, ctx) -> body | (body, UpstreamOptions)``   unified -> provider
+- ``stream_out(chunks, ctx) -> AsyncIterator[UnifiedChunk]``  provider chunks -> unified chunks
+- ``json_out(body, ctx) -> UnifiedCompletion``                provider JSON -> unified JSON
+- ``stream_in(chunks, ctx) -> AsyncIterator[AnthropicEvent]`` endpoint: unified chunks -> client events
+- ``json_in(body, ctx) -> AnthropicMessage``                  endpoint: unified JSON -> client JSON
+- ``auth(headers, provider, ctx) -> dict``                    endpoint, passthrough mode only
+- ``passthrough(body, ctx) -> body``                          endpoint, passthrough mode only
+
+The shapes are in `ccr_aio/shapes/`. A hook receives what the hook before it produced: the
+unified shape for an OpenAI-format provider, the provider's own format once a dialect has
+converted it. So the request and response hooks are typed for the unified shape, and a dialect
+that reads a provider's own answer widens its input to `ProviderChunk` / `ProviderBody`.
 """
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
+
+from ..shapes.anthropic import AnthropicEvent, AnthropicMessage, AnthropicRequest
+from ..shapes.unified import ProviderBody, UnifiedChunk, UnifiedCompletion, UnifiedRequest
 
 
 class ProviderInfo(Protocol):
@@ -89,37 +97,43 @@ class Transformer:
     endpoint: ClassVar[str | None] = None
     # True when this transformer sends Anthropic `cache_control` markers where they are
     # understood (or removes them itself); otherwise the chain strips them for OpenAI wire.
-    keeps_cache_control: ClassVar[bool] = False
+    # Set on the class, or per instance from options (`OpenAI`).
+    keeps_cache_control: bool = False
+    # True when this transformer reads the Gemini thought signatures that unified tool calls
+    # carry in `extra_content` (shared/tool_signatures.py); otherwise the chain strips them.
+    reads_tool_signatures: ClassVar[bool] = False
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.options: dict[str, Any] = dict(options or {})
 
-    def request_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        return body
+    # The endpoint hooks default to identities, as in Claude Code Router: an endpoint whose
+    # clients speak the unified shape converts nothing. The only endpoint served is Anthropic's.
+    def request_out(self, body: AnthropicRequest, ctx: Context) -> UnifiedRequest:
+        return cast(UnifiedRequest, body)
 
     async def request_in(
-        self, request: dict[str, Any], provider: ProviderInfo, ctx: Context
-    ) -> dict[str, Any] | tuple[dict[str, Any], UpstreamOptions]:
+        self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context
+    ) -> ProviderBody | tuple[ProviderBody, UpstreamOptions]:
         return request
 
-    def stream_out(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+    def stream_out(self, chunks: AsyncIterator[UnifiedChunk], ctx: Context) -> AsyncIterator[UnifiedChunk]:
         return chunks
 
-    def json_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    def json_out(self, body: UnifiedCompletion, ctx: Context) -> UnifiedCompletion:
         return body
 
-    def stream_in(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
-        return chunks
+    def stream_in(self, chunks: AsyncIterator[UnifiedChunk], ctx: Context) -> AsyncIterator[AnthropicEvent]:
+        return cast(AsyncIterator[AnthropicEvent], chunks)
 
-    def json_in(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        return body
+    def json_in(self, body: UnifiedCompletion, ctx: Context) -> AnthropicMessage:
+        return cast(AnthropicMessage, body)
 
     def auth(self, headers: dict[str, str], provider: ProviderInfo, ctx: Context) -> dict[str, str]:
         return headers
 
-    def passthrough(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    def passthrough(self, body: AnthropicRequest, ctx: Context) -> AnthropicRequest:
         """Passthrough mode: the client body as sent upstream (a copy; `model` is set after)."""
-        return dict(body)
+        return body.copy()
 
     def overrides(self, hook: str) -> bool:
         """True when this transformer changes `hook`; identities are left out of the chain."""

@@ -14,15 +14,28 @@ from typing import Any
 
 from ...errors import ApiError
 from ...jsonutil import dumps
+from ...shapes.unified import (
+    Annotation,
+    Delta,
+    Thinking,
+    ToolCall,
+    UnifiedChunk,
+    UnifiedCompletion,
+    UnifiedMessage,
+    Usage,
+)
 from ..shared.chunks import new_completion
+from ..shared.tool_signatures import signature_of, with_signature
+from .mappings import upstream_error_status
 
 
 class _ToolCall:
-    __slots__ = ("id", "name", "args")
+    __slots__ = ("id", "name", "signature", "args")
 
     def __init__(self) -> None:
         self.id = ""
         self.name = ""
+        self.signature: str | None = None
         self.args: list[str] = []
 
 
@@ -31,18 +44,19 @@ class _Fold:
         self.id = ""
         self.model = ""
         self.created: int | None = None
-        self.usage: dict[str, Any] | None = None
+        self.usage: Usage | None = None
         self.text: list[str] = []
         self.thinking: list[str] = []
         self.signature: str | None = None
-        self.annotations: list[Any] = []
-        self.tools: dict[Any, _ToolCall] = {}
-        self.last_tool_key: Any = None
+        self.annotations: list[Annotation] = []
+        self.tools: dict[int, _ToolCall] = {}
+        self.last_tool_key: int | None = None
         self.finish_reason: str | None = None
 
-    def add(self, chunk: dict[str, Any]) -> None:
+    def add(self, chunk: UnifiedChunk) -> None:
         if chunk.get("error") is not None:
-            raise ApiError(500, _error_message(chunk["error"]))
+            # The status the error stands for, as a streaming client gets it in the error event.
+            raise ApiError(upstream_error_status(chunk["error"]) or 500, _error_message(chunk["error"]))
         self.id = self.id or chunk.get("id") or ""
         self.model = chunk.get("model") or self.model
         self.created = self.created or chunk.get("created")
@@ -58,22 +72,23 @@ class _Fold:
         if choice.get("finish_reason"):
             self.finish_reason = choice["finish_reason"]
 
-    def _add_delta(self, delta: dict[str, Any]) -> None:
+    def _add_delta(self, delta: Delta) -> None:
         thinking = delta.get("thinking")
         if isinstance(thinking, dict):
             if thinking.get("content"):
                 self.thinking.append(thinking["content"])
             if thinking.get("signature"):
                 self.signature = thinking["signature"]
-        if isinstance(delta.get("content"), str):
-            self.text.append(delta["content"])
+        content = delta.get("content")
+        if isinstance(content, str):
+            self.text.append(content)
         if isinstance(delta.get("annotations"), list):
             self.annotations.extend(delta["annotations"])
         for call in delta.get("tool_calls") or ():
             if isinstance(call, dict):
                 self._add_tool_call(call)
 
-    def _add_tool_call(self, call: dict[str, Any]) -> None:
+    def _add_tool_call(self, call: ToolCall) -> None:
         key = call.get("index")
         if key is None:
             # Without an index, a new id starts a new call; anything else continues the last one.
@@ -87,26 +102,30 @@ class _Fold:
         function = call.get("function") or {}
         # Some providers repeat the full name on every fragment: never concatenate names.
         tool.name = tool.name or function.get("name") or ""
+        tool.signature = tool.signature or signature_of(call)
         arguments = function.get("arguments")
         if isinstance(arguments, str):
             tool.args.append(arguments)
         elif arguments is not None:
             tool.args.append(dumps(arguments))
 
-    def result(self) -> dict[str, Any]:
-        message: dict[str, Any] = {"role": "assistant", "content": "".join(self.text) or None}
+    def result(self) -> UnifiedCompletion:
+        message: UnifiedMessage = {"role": "assistant", "content": "".join(self.text) or None}
         if self.tools:
             now = int(time.time() * 1000)
             message["tool_calls"] = [
-                {
-                    "id": tool.id or f"call_{now}_{n}",
-                    "type": "function",
-                    "function": {"name": tool.name, "arguments": "".join(tool.args)},
-                }
+                with_signature(
+                    {
+                        "id": tool.id or f"call_{now}_{n}",
+                        "type": "function",
+                        "function": {"name": tool.name, "arguments": "".join(tool.args)},
+                    },
+                    tool.signature,
+                )
                 for n, tool in enumerate(self.tools.values())
             ]
         if self.thinking or self.signature:
-            thinking: dict[str, Any] = {"content": "".join(self.thinking)}
+            thinking: Thinking = {"content": "".join(self.thinking)}
             if self.signature:
                 thinking["signature"] = self.signature
             message["thinking"] = thinking
@@ -124,16 +143,17 @@ class _Fold:
 
 
 def _error_message(error: Any) -> str:
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return error["message"]
+    message = error.get("message") if isinstance(error, dict) else None
+    if isinstance(message, str):
+        return message
     return error if isinstance(error, str) else dumps(error)
 
 
-async def aggregate_chunks(chunks: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:
+async def aggregate_chunks(chunks: AsyncIterator[UnifiedChunk]) -> UnifiedCompletion:
     """Fold unified stream chunks into one non-streaming unified chat.completion.
 
-    An error chunk raises ApiError(500) with the upstream's message: a JSON client cannot be
-    given a half answer.
+    An error chunk raises ApiError with the upstream's message and the status it stands for
+    (500 when it names none): a JSON client cannot be given a half answer.
     """
     fold = _Fold()
     async for chunk in chunks:

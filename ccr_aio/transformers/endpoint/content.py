@@ -6,32 +6,35 @@ Every function builds new containers and reuses leaf objects it does not change 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from ...jsonutil import dumps
+from ...shapes.anthropic import MessageParam, RequestBlock
+from ...shapes.unified import ContentPart, FileData, FunctionCall, Thinking, ToolCall, UnifiedMessage
+from ..shared.tool_signatures import split_id, with_signature
 
 # Claude Code puts a per-version billing line first in `system`; forwarding it would change the
 # prompt prefix on every release and spoil the provider's prompt cache.
 BILLING_PREFIX = "x-anthropic-billing-header"
 
 
-def system_parts(blocks: list[Any]) -> list[dict[str, Any]]:
+def system_parts(blocks: list[RequestBlock]) -> list[ContentPart]:
     """System text blocks -> text parts; empty texts and the billing header are dropped."""
-    parts: list[dict[str, Any]] = []
+    parts: list[ContentPart] = []
     for block in blocks:
         if not isinstance(block, dict) or block.get("type") != "text":
             continue
         text = block.get("text")
         if not text or not isinstance(text, str) or text.startswith(BILLING_PREFIX):
             continue
-        part: dict[str, Any] = {"type": "text", "text": text}
+        part: ContentPart = {"type": "text", "text": text}
         if block.get("cache_control") is not None:
             part["cache_control"] = block["cache_control"]
         parts.append(part)
     return parts
 
 
-def system_message(content: Any) -> dict[str, Any] | None:
+def system_message(content: Any) -> UnifiedMessage | None:
     """A system prompt (top-level or a `role: system` turn) -> one system message, or None."""
     if isinstance(content, str):
         return {"role": "system", "content": content}
@@ -48,7 +51,7 @@ def _data_url(data: str, media_type: str | None, default: str) -> str:
     return f"data:{media_type or default};base64,{data}"
 
 
-def image_part(block: dict[str, Any]) -> dict[str, Any] | None:
+def image_part(block: RequestBlock) -> ContentPart | None:
     source = block.get("source")
     if not isinstance(source, dict):
         return None
@@ -59,10 +62,10 @@ def image_part(block: dict[str, Any]) -> dict[str, Any] | None:
             return None
         url = _data_url(data, media_type, "image/png")
     else:
-        url = source.get("url")
+        url = source.get("url") or ""
         if not url:
             return None
-    part: dict[str, Any] = {"type": "image_url", "image_url": {"url": url}}
+    part: ContentPart = {"type": "image_url", "image_url": {"url": url}}
     if media_type:
         part["media_type"] = media_type
     if block.get("cache_control") is not None:
@@ -70,14 +73,14 @@ def image_part(block: dict[str, Any]) -> dict[str, Any] | None:
     return part
 
 
-def _text_part(text: str, block: dict[str, Any]) -> dict[str, Any]:
-    part: dict[str, Any] = {"type": "text", "text": text}
+def _text_part(text: str, block: RequestBlock) -> ContentPart:
+    part: ContentPart = {"type": "text", "text": text}
     if block.get("cache_control") is not None:
         part["cache_control"] = block["cache_control"]
     return part
 
 
-def document_part(block: dict[str, Any]) -> dict[str, Any] | None:
+def document_part(block: RequestBlock) -> ContentPart | None:
     """PDF -> OpenAI file part; text-like sources -> a text part; anything else is dropped."""
     source = block.get("source")
     if not isinstance(source, dict):
@@ -85,7 +88,7 @@ def document_part(block: dict[str, Any]) -> dict[str, Any] | None:
     kind = source.get("type")
     if kind == "base64" and isinstance(source.get("data"), str):
         data_url = _data_url(source["data"], source.get("media_type"), "application/pdf")
-        file = {"filename": "document.pdf", "file_data": data_url}
+        file: FileData = {"filename": "document.pdf", "file_data": data_url}
         return {"type": "file", "file": file}
     if kind == "text" and source.get("data"):
         return _text_part(source["data"], block)
@@ -100,14 +103,14 @@ def document_part(block: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def user_part(block: Any) -> dict[str, Any] | None:
+def user_part(block: RequestBlock) -> ContentPart | None:
     """One non-tool_result user block -> a content part, or None when it has no unified form."""
     if not isinstance(block, dict):
         return None
     kind = block.get("type")
     if kind == "text":
         # The whole block is reused so `cache_control`, `citations`, ... pass through.
-        return block if block.get("text") else None
+        return cast(ContentPart, block) if block.get("text") else None
     if kind == "image":
         return image_part(block)
     if kind == "document":
@@ -115,7 +118,7 @@ def user_part(block: Any) -> dict[str, Any] | None:
     return None
 
 
-def _tool_message(block: dict[str, Any], media: list[dict[str, Any]]) -> dict[str, Any]:
+def _tool_message(block: RequestBlock, media: list[ContentPart]) -> UnifiedMessage:
     """A tool_result block -> a tool message; its images/files are appended to `media`."""
     content = block.get("content")
     if isinstance(content, str):
@@ -139,28 +142,42 @@ def _tool_message(block: dict[str, Any], media: list[dict[str, Any]]) -> dict[st
         text = dumps(content)
     if block.get("is_error"):
         text = f"Error: {text}"
-    message: dict[str, Any] = {"role": "tool", "content": text, "tool_call_id": block["tool_use_id"]}
+    call_id, _ = split_id(block["tool_use_id"])  # the id the provider knows the call by
+    message: UnifiedMessage = {"role": "tool", "content": text, "tool_call_id": call_id}
     if block.get("cache_control") is not None:
         message["cache_control"] = block["cache_control"]
     return message
 
 
-def user_messages(blocks: list[Any], out: list[dict[str, Any]]) -> None:
+def _in_call_order(tool_messages: list[UnifiedMessage], call_ids: list[str]) -> list[UnifiedMessage]:
+    """Tool messages ordered as the assistant's tool_calls (results of unknown calls last, in
+    their own order). Claude Code sends parallel tool results in completion order, and some
+    OpenAI-compatible providers reject tool messages that do not follow the calls' order."""
+    if len(tool_messages) < 2 or not call_ids:
+        return tool_messages
+    position = {call_id: n for n, call_id in enumerate(call_ids)}
+    return sorted(tool_messages, key=lambda m: position.get(m["tool_call_id"], len(position)))
+
+
+def user_messages(blocks: list[RequestBlock], out: list[UnifiedMessage], call_ids: list[str] | None = None) -> None:
     """Append the tool messages, then at most one user message, for one Anthropic user turn.
 
     All tool messages come first because OpenAI requires them to directly follow the assistant's
-    tool_calls. Images returned by tools go at the front of the user message that follows.
+    tool_calls, in the order of `call_ids` (the calls of the assistant turn before). Images
+    returned by tools go at the front of the user message that follows.
     """
-    parts: list[dict[str, Any]] = []
-    media: list[dict[str, Any]] = []
+    parts: list[ContentPart] = []
+    media: list[ContentPart] = []
+    tool_messages: list[UnifiedMessage] = []
     for block in blocks:
         if isinstance(block, dict) and block.get("type") == "tool_result":
             if block.get("tool_use_id"):
-                out.append(_tool_message(block, media))
+                tool_messages.append(_tool_message(block, media))
             continue
         part = user_part(block)
         if part is not None:
             parts.append(part)
+    out.extend(_in_call_order(tool_messages, call_ids or []))
     if media or parts:
         out.append({"role": "user", "content": media + parts if media else parts})
 
@@ -171,10 +188,10 @@ def _arguments(value: Any) -> str:
     return dumps(value or {})
 
 
-def assistant_message(blocks: list[Any]) -> dict[str, Any]:
+def assistant_message(blocks: list[RequestBlock]) -> UnifiedMessage:
     texts: list[str] = []
-    tool_calls: list[dict[str, Any]] = []
-    thinking: dict[str, Any] | None = None
+    tool_calls: list[ToolCall] = []
+    thinking: Thinking | None = None
     for block in blocks:
         if not isinstance(block, dict):
             continue
@@ -184,11 +201,13 @@ def assistant_message(blocks: list[Any]) -> dict[str, Any]:
                 texts.append(block["text"])
         elif kind == "tool_use":
             if block.get("id"):
-                function = {"name": block.get("name") or "", "arguments": _arguments(block.get("input"))}
-                tool_calls.append({"id": block["id"], "type": "function", "function": function})
+                call_id, signature = split_id(block["id"])
+                function: FunctionCall = {"name": block.get("name") or "", "arguments": _arguments(block.get("input"))}
+                call: ToolCall = {"id": call_id, "type": "function", "function": function}
+                tool_calls.append(with_signature(call, signature))
         elif kind == "thinking" and thinking is None and block.get("signature"):
             thinking = {"content": block.get("thinking") or "", "signature": block["signature"]}
-    message: dict[str, Any] = {"role": "assistant", "content": "\n".join(texts)}
+    message: UnifiedMessage = {"role": "assistant", "content": "\n".join(texts)}
     if tool_calls:
         message["tool_calls"] = tool_calls
     if thinking is not None:
@@ -196,7 +215,14 @@ def assistant_message(blocks: list[Any]) -> dict[str, Any]:
     return message
 
 
-def convert_messages(messages: list[Any], out: list[dict[str, Any]]) -> None:
+def _call_ids(message: UnifiedMessage | None) -> list[str]:
+    """The tool call ids of `message` when it is an assistant turn."""
+    if message is None or message.get("role") != "assistant":
+        return []
+    return [call["id"] for call in message.get("tool_calls") or ()]
+
+
+def convert_messages(messages: list[MessageParam], out: list[UnifiedMessage]) -> None:
     """Anthropic `messages` -> unified messages appended to `out` (after the system prompt)."""
     for msg in messages:
         if not isinstance(msg, dict):
@@ -214,6 +240,6 @@ def convert_messages(messages: list[Any], out: list[dict[str, Any]]) -> None:
             out.append({"role": role, "content": content})
         elif isinstance(content, list):
             if role == "user":
-                user_messages(content, out)
+                user_messages(content, out, _call_ids(out[-1] if out else None))
             else:
                 out.append(assistant_message(content))

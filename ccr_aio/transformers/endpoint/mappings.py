@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-_STOP_REASONS = {
+from ...errors import ERROR_TYPES
+from ...shapes.anthropic import AnthropicUsage, StopReason
+from ...shapes.unified import Usage
+
+_STOP_REASONS: dict[str, StopReason] = {
     "stop": "end_turn",
     "length": "max_tokens",
     "max_tokens": "max_tokens",
@@ -19,7 +23,24 @@ _STOP_REASONS = {
 }
 
 
-def map_stop_reason(finish_reason: str | None, had_tool_use: bool = False) -> str:
+# The first status of each Anthropic error type (invalid_request_error -> 400, not 405).
+_STATUS_FOR_TYPE = {kind: status for status, kind in reversed(list(ERROR_TYPES.items()))}
+
+
+def upstream_error_status(error: Any) -> int | None:
+    """The HTTP status an upstream error reported inside an answer stands for: its numeric
+    `status` or `code`, else the status of its Anthropic error type; None when it says neither."""
+    if not isinstance(error, dict):
+        return None
+    status = error.get("status") or error.get("code")
+    if isinstance(status, str) and status.isdigit():
+        status = int(status)
+    if isinstance(status, int) and not isinstance(status, bool) and 400 <= status < 600:
+        return status
+    return _STATUS_FOR_TYPE.get(error.get("type"))  # type: ignore[arg-type]
+
+
+def map_stop_reason(finish_reason: str | None, had_tool_use: bool = False) -> StopReason:
     """OpenAI/Gemini finish_reason -> Anthropic stop_reason ([FIX])."""
     reason = _STOP_REASONS.get(finish_reason or "", None)
     if reason is None:
@@ -29,15 +50,21 @@ def map_stop_reason(finish_reason: str | None, had_tool_use: bool = False) -> st
     return reason
 
 
-def anthropic_usage(usage: dict[str, Any] | None) -> dict[str, int]:
-    """Unified (OpenAI) usage -> Anthropic usage; cached prompt tokens are reported apart."""
+def anthropic_usage(usage: Usage | None) -> AnthropicUsage:
+    """Unified (OpenAI) usage -> Anthropic usage; cached prompt tokens are reported apart.
+    Output counts reasoning, as Anthropic's does: OpenAI's completion_tokens include it, xAI's
+    leave it out (its total_tokens is prompt + completion + reasoning), so it is added back."""
     usage = usage or {}
     prompt = usage.get("prompt_tokens") or 0
     details = usage.get("prompt_tokens_details") or {}
     cached = details.get("cached_tokens") or usage.get("cache_read_input_tokens") or 0
-    result = {
+    output = usage.get("completion_tokens") or 0
+    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
+    if reasoning and usage.get("total_tokens") == prompt + output + reasoning:
+        output += reasoning
+    result: AnthropicUsage = {
         "input_tokens": max(prompt - cached, 0),
-        "output_tokens": usage.get("completion_tokens") or 0,
+        "output_tokens": output,
         "cache_read_input_tokens": cached,
     }
     created = usage.get("cache_creation_input_tokens") or details.get("cache_creation_tokens")

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...shapes.anthropic import AnthropicRequest, ToolChoiceParam, ToolParam
+from ...shapes.unified import Effort, FunctionSpec, Reasoning, ToolChoice, UnifiedMessage, UnifiedRequest, UnifiedTool
 from .content import convert_messages, system_message
 
 _COPIED = ("model", "max_tokens", "temperature", "top_p", "top_k")
 _MAX_STOP = 4  # OpenAI rejects more than four stop sequences.
 
 
-def anthropic_to_unified(body: dict[str, Any]) -> dict[str, Any]:
+def anthropic_to_unified(body: AnthropicRequest) -> UnifiedRequest:
     """Convert a client's Anthropic request body into the unified request (a new dict)."""
-    messages: list[dict[str, Any]] = []
+    messages: list[UnifiedMessage] = []
     system = body.get("system")
     if system:  # "" and [] produce no message
         first = system_message(system)
@@ -28,10 +30,10 @@ def anthropic_to_unified(body: dict[str, Any]) -> dict[str, Any]:
     if isinstance(body.get("messages"), list):
         convert_messages(body["messages"], messages)
 
-    result: dict[str, Any] = {"messages": messages}
+    result: UnifiedRequest = {"messages": messages}
     for key in _COPIED:
         if body.get(key) is not None:
-            result[key] = body[key]
+            result[key] = body[key]  # type: ignore[literal-required]  # both shapes declare these keys alike
     result["stream"] = bool(body.get("stream"))
 
     stop = body.get("stop_sequences")
@@ -56,14 +58,14 @@ def anthropic_to_unified(body: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def convert_tool(tool: dict[str, Any]) -> dict[str, Any]:
+def convert_tool(tool: ToolParam) -> UnifiedTool:
     """Client tool -> function with its schema verbatim; server tool -> tagged function."""
     kind = tool.get("type")
     if kind and kind != "custom":
         # Server tools (web_search_20250305, ...) carry no schema; the original type is kept so
         # provider transformers can map them (googleSearch, ...) or drop them.
         name = tool.get("name") or kind.rsplit("_", 1)[0]
-        function: dict[str, Any] = {"name": name, "description": tool.get("description") or ""}
+        function: FunctionSpec = {"name": name, "description": tool.get("description") or ""}
         if tool.get("input_schema") is not None:
             function["parameters"] = tool["input_schema"]
         return {"type": "function", "function": function, "server_tool_type": kind}
@@ -73,7 +75,7 @@ def convert_tool(tool: dict[str, Any]) -> dict[str, Any]:
     return {"type": "function", "function": function}
 
 
-def convert_tool_choice(choice: dict[str, Any]) -> str | dict[str, Any] | None:
+def convert_tool_choice(choice: ToolChoiceParam) -> ToolChoice | None:
     """[FIX] `any` becomes OpenAI's `required`; unknown types are left unset."""
     kind = choice.get("type")
     if kind == "auto":
@@ -87,7 +89,7 @@ def convert_tool_choice(choice: dict[str, Any]) -> str | dict[str, Any] | None:
     return None
 
 
-def effort_for_budget(budget: int) -> str:
+def effort_for_budget(budget: int) -> Effort:
     if budget <= 0:
         return "none"
     if budget <= 1024:
@@ -97,7 +99,7 @@ def effort_for_budget(budget: int) -> str:
     return "high"
 
 
-def convert_thinking(thinking: Any) -> dict[str, Any] | None:
+def convert_thinking(thinking: Any) -> Reasoning | None:
     """[FIX] disabled -> no reasoning at all, so downstream never turns it back on."""
     if not isinstance(thinking, dict):
         return None

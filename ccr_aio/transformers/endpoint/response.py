@@ -10,10 +10,20 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from ...errors import ApiError
 from ...jsonutil import dumps, loads
+from ...shapes.anthropic import (
+    AnthropicEvent,
+    AnthropicMessage,
+    BlockDelta,
+    ContentBlock,
+    WebSearchResult,
+)
+from ...shapes.unified import Annotation, UnifiedCompletion, UrlCitation
+from ..shared.tool_signatures import id_with_signature, signature_of
 from .aggregate import aggregate_chunks
 from .mappings import anthropic_usage, map_stop_reason
 
@@ -45,13 +55,15 @@ def _text_of(content: Any) -> str:
     return ""
 
 
-def _search_blocks(annotations: list[Any]) -> list[dict[str, Any]]:
+def _search_blocks(annotations: list[Annotation]) -> list[ContentBlock]:
     """url_citation annotations -> the server_tool_use + web_search_tool_result pair."""
-    results = []
+    results: list[WebSearchResult] = []
     for ann in annotations:
         if not isinstance(ann, dict):
             continue
-        cite = ann.get("url_citation") if isinstance(ann.get("url_citation"), dict) else ann
+        cite: UrlCitation | Annotation | None = ann.get("url_citation")
+        if not isinstance(cite, dict):
+            cite = ann
         results.append({"type": "web_search_result", "url": cite.get("url") or "", "title": cite.get("title") or ""})
     tool_id = f"srvtoolu_{uuid.uuid4()}"
     return [
@@ -60,15 +72,17 @@ def _search_blocks(annotations: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
-def unified_to_anthropic_message(body: dict[str, Any], model: str | None = None) -> dict[str, Any]:
+def unified_to_anthropic_message(body: UnifiedCompletion, model: str | None = None) -> AnthropicMessage:
     """Convert a unified chat.completion into an Anthropic message; `model` overrides upstream's."""
     choices = body.get("choices") if isinstance(body, dict) else None
     choice = choices[0] if isinstance(choices, list) and choices else None
     if not isinstance(choice, dict):
         raise ApiError(500, f"Provider error: {dumps(body)}")
-    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    message = choice.get("message")
+    if not isinstance(message, dict):
+        message = {}
 
-    content: list[dict[str, Any]] = []
+    content: list[ContentBlock] = []
     # Thinking goes first, as Anthropic orders it; clients replay history in this order.
     thinking = message.get("thinking")
     if isinstance(thinking, dict) and thinking.get("content"):
@@ -88,7 +102,7 @@ def unified_to_anthropic_message(body: dict[str, Any], model: str | None = None)
         content.append(
             {
                 "type": "tool_use",
-                "id": call.get("id") or f"call_{_now_ms()}_{n}",
+                "id": id_with_signature(call.get("id") or f"call_{_now_ms()}_{n}", signature_of(call)),
                 "name": function.get("name") or "",
                 "input": _tool_input(function.get("arguments")),
             }
@@ -107,8 +121,11 @@ def unified_to_anthropic_message(body: dict[str, Any], model: str | None = None)
     }
 
 
-def _block_events(index: int, block: dict[str, Any]) -> list[dict[str, Any]]:
+def _block_events(index: int, block: Mapping[str, Any]) -> list[AnthropicEvent]:
+    """The events of one block of a message: ours, or a passthrough provider's (read defensively)."""
     kind = block.get("type")
+    start: ContentBlock
+    deltas: list[BlockDelta]
     if kind == "text":
         start = {"type": "text", "text": ""}
         deltas = [{"type": "text_delta", "text": block.get("text") or ""}]
@@ -123,17 +140,17 @@ def _block_events(index: int, block: dict[str, Any]) -> list[dict[str, Any]]:
         start = {"type": "tool_use", "id": block.get("id") or "", "name": block.get("name") or "", "input": {}}
         deltas = [{"type": "input_json_delta", "partial_json": dumps(block.get("input") or {})}]
     else:  # server_tool_use, web_search_tool_result, ...: Anthropic sends these whole in the start
-        start, deltas = block, []
-    events: list[dict[str, Any]] = [{"type": "content_block_start", "index": index, "content_block": start}]
+        start, deltas = cast(ContentBlock, block), []
+    events: list[AnthropicEvent] = [{"type": "content_block_start", "index": index, "content_block": start}]
     events.extend({"type": "content_block_delta", "index": index, "delta": d} for d in deltas)
     events.append({"type": "content_block_stop", "index": index})
     return events
 
 
-def message_to_events(message: dict[str, Any]) -> list[dict[str, Any]]:
+def message_to_events(message: AnthropicMessage) -> list[AnthropicEvent]:
     """Synthesize the Anthropic SSE event sequence for a complete message."""
     usage = message.get("usage") or {}
-    start = {
+    start: AnthropicMessage = {
         **message,
         "content": [],
         "stop_reason": None,
@@ -141,7 +158,7 @@ def message_to_events(message: dict[str, Any]) -> list[dict[str, Any]]:
         # Input-side counts are known up front; output is reported by message_delta.
         "usage": {**usage, "output_tokens": 0},
     }
-    events: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
+    events: list[AnthropicEvent] = [{"type": "message_start", "message": start}]
     for index, block in enumerate(message.get("content") or ()):
         events.extend(_block_events(index, block))
     events.append(

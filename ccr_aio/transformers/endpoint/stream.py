@@ -17,32 +17,37 @@ delta ever targets a closed block, even when the upstream interleaves (B5), and 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Literal
 
 import structlog
 
-from ...errors import ERROR_TYPES, error_type_for
+from ...errors import error_type_for
 from ...jsonutil import dumps, loads
+from ...shapes.anthropic import AnthropicEvent, BlockDelta, BlockKind, ContentBlock, ErrorDetail, WebSearchResult
+from ...shapes.unified import Annotation, Thinking, ToolCall, UnifiedChunk, UrlCitation, Usage
 from ..base import Context
 from ..shared.chunks import closing
-from .mappings import anthropic_usage, map_stop_reason
+from ..shared.tool_signatures import id_with_signature, signature_of
+from .mappings import anthropic_usage, map_stop_reason, upstream_error_status
 
 log = structlog.get_logger("ccr_aio.anthropic_stream")
 
-_ANTHROPIC_ERROR_TYPES = frozenset(ERROR_TYPES.values())
+ToolKey = int | str  # the call's `index`, else its `id`
+ToolState = Literal["pending", "open", "closed"]
 
 
 class _Tool:
-    __slots__ = ("key", "id", "name", "args", "done_hint", "state")
+    __slots__ = ("key", "id", "name", "signature", "args", "done_hint", "state")
 
-    def __init__(self, key: Any) -> None:
+    def __init__(self, key: ToolKey) -> None:
         self.key = key
         self.id: str | None = None
         self.name: str | None = None
+        self.signature: str | None = None  # a Gemini thought signature, carried in the id
         self.args: list[str] = []
         self.done_hint = False  # last non-blank argument character is "}": worth a JSON check
-        self.state = "pending"  # -> "open" -> "closed"
+        self.state: ToolState = "pending"  # -> "open" -> "closed"
 
     def add_args(self, fragment: str) -> None:
         self.args.append(fragment)
@@ -63,24 +68,24 @@ class _Tool:
 class _Converter:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.out: list[dict[str, Any]] = []
+        self.out: list[AnthropicEvent] = []
         self.started = False
         self.next_index = 0
-        self.kind: str | None = None  # kind of the open block; None when no block is open
+        self.kind: BlockKind | None = None  # kind of the open block; None when no block is open
         self.index = -1
         self.signed = False  # the open thinking block has had its signature_delta
-        self.tools: dict[Any, _Tool] = {}
+        self.tools: dict[ToolKey, _Tool] = {}
         self.pending: deque[_Tool] = deque()  # known tools whose block has not opened yet
         self.live: _Tool | None = None  # the tool whose block is open
-        self.deferred: list[tuple[Any, Any]] = []  # content that arrived while `live` was incomplete
-        self.last_key: Any = None
+        self.deferred: list[tuple[Callable[[Any], None], Any]] = []  # content that arrived while `live` was incomplete
+        self.last_key: ToolKey | None = None
         self.had_tool_use = False
         self.finish: str | None = None
-        self.usage: dict[str, Any] | None = None
+        self.usage: Usage | None = None
 
     # -- blocks ---------------------------------------------------------------------------
 
-    def start_message(self, model: Any) -> None:
+    def start_message(self, model: str | None) -> None:
         self.started = True
         self.out.append(
             {
@@ -98,13 +103,13 @@ class _Converter:
             }
         )
 
-    def open(self, kind: str, block: dict[str, Any]) -> None:
+    def open(self, kind: BlockKind, block: ContentBlock) -> None:
         self.close()
         self.kind, self.index, self.signed = kind, self.next_index, False
         self.next_index += 1
         self.out.append({"type": "content_block_start", "index": self.index, "content_block": block})
 
-    def delta(self, delta: dict[str, Any]) -> None:
+    def delta(self, delta: BlockDelta) -> None:
         self.out.append({"type": "content_block_delta", "index": self.index, "delta": delta})
 
     def close(self) -> None:
@@ -120,7 +125,7 @@ class _Converter:
 
     # -- chunk parts, in the reference order: thinking, text, annotations, tools -----------
 
-    def thinking(self, thinking: dict[str, Any]) -> None:
+    def thinking(self, thinking: Thinking) -> None:
         content, signature = thinking.get("content"), thinking.get("signature")
         if self.kind != "thinking":
             if not content:
@@ -140,11 +145,11 @@ class _Converter:
             self.open("text", {"type": "text", "text": ""})
         self.delta({"type": "text_delta", "text": text})
 
-    def annotations(self, annotations: list[Any]) -> None:
-        results = []
+    def annotations(self, annotations: list[Annotation]) -> None:
+        results: list[WebSearchResult] = []
         for ann in annotations:
             if isinstance(ann, dict):
-                cite = ann.get("url_citation")
+                cite: UrlCitation | Annotation | None = ann.get("url_citation")
                 cite = cite if isinstance(cite, dict) else ann
                 results.append(
                     {"type": "web_search_result", "url": cite.get("url") or "", "title": cite.get("title") or ""}
@@ -160,14 +165,14 @@ class _Converter:
         )
         self.close()
 
-    def tool_calls(self, calls: list[Any]) -> None:
+    def tool_calls(self, calls: list[ToolCall]) -> None:
         for call in calls:
             if isinstance(call, dict):
                 self.tool_call(call)
         self.advance_tools()
 
-    def tool_call(self, call: dict[str, Any]) -> None:
-        key = call.get("index")
+    def tool_call(self, call: ToolCall) -> None:
+        key: ToolKey | None = call.get("index")
         if key is None:  # no index: a new id starts a new tool, anything else continues the last
             key = call.get("id") or (self.last_key if self.last_key is not None else 0)
         self.last_key = key
@@ -178,6 +183,7 @@ class _Converter:
         function = call.get("function") or {}
         tool.id = tool.id or call.get("id") or None
         tool.name = tool.name or function.get("name") or None
+        tool.signature = tool.signature or signature_of(call)
         args = function.get("arguments")
         if not args or not isinstance(args, str):
             return
@@ -193,7 +199,7 @@ class _Converter:
         """The live tool may still receive arguments, so its block must stay open."""
         return self.live is not None and not self.live.args_complete()
 
-    def content(self, handle: Any, value: Any) -> None:
+    def content(self, handle: Callable[[Any], None], value: Any) -> None:
         if self.deferred or self.tool_busy():
             self.deferred.append((handle, value))
         else:
@@ -212,7 +218,7 @@ class _Converter:
                 return
 
     def open_tool(self, tool: _Tool) -> None:
-        tool_id = tool.id or self.ctx.new_id("call_")
+        tool_id = id_with_signature(tool.id or self.ctx.new_id("call_"), tool.signature)
         name = tool.name or f"tool_{tool.key}"
         self.open("tool_use", {"type": "tool_use", "id": tool_id, "name": name, "input": {}})
         self.live, tool.state = tool, "open"
@@ -222,7 +228,7 @@ class _Converter:
 
     # -- chunks and end of input ----------------------------------------------------------
 
-    def chunk(self, chunk: dict[str, Any]) -> bool:
+    def chunk(self, chunk: UnifiedChunk) -> bool:
         """Convert one chunk into `self.out`; False means the stream must end here."""
         if not self.started:
             self.start_message(chunk.get("model"))
@@ -281,25 +287,20 @@ class _Converter:
         self.out.append({"type": "message_stop"})
 
 
-def _error_body(error: Any) -> dict[str, str]:
+def _error_body(error: Any) -> ErrorDetail:
     if not isinstance(error, dict):
         return {"type": "api_error", "message": str(error)}
-    status = error.get("status") or error.get("code")
-    if isinstance(status, str) and status.isdigit():
-        status = int(status)
-    if isinstance(status, int) and not isinstance(status, bool):
-        kind = error_type_for(status)
-    elif error.get("type") in _ANTHROPIC_ERROR_TYPES:
-        kind = error["type"]
-    else:
-        kind = "api_error"
+    status = upstream_error_status(error)
+    kind = error_type_for(status) if status is not None else "api_error"
     message = error.get("message")
     if not message or not isinstance(message, str):
         message = dumps(error)
     return {"type": kind, "message": message}
 
 
-async def unified_to_anthropic_stream(chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+async def unified_to_anthropic_stream(
+    chunks: AsyncIterator[UnifiedChunk], ctx: Context
+) -> AsyncIterator[AnthropicEvent]:
     """Yield Anthropic event dicts for unified chunks. An upstream error chunk ends the stream
     with an `error` event and no message_stop; an exception from `chunks` propagates as is."""
     conv = _Converter(ctx)

@@ -8,8 +8,7 @@ chains that would otherwise keep them (e.g. with `openrouter` for a Claude model
 
 from __future__ import annotations
 
-from typing import Any
-
+from ...shapes.unified import UnifiedRequest
 from ..base import Context, ProviderInfo, Transformer, builtin
 from ..shared.cache_control import strip_cache_control
 
@@ -18,5 +17,5 @@ from ..shared.cache_control import strip_cache_control
 class CleanCache(Transformer):
     name = "cleancache"
 
-    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context) -> UnifiedRequest:
         return strip_cache_control(request)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ...shapes.unified import ProviderBody, UnifiedRequest
 from ..base import Context, ProviderInfo, Transformer, builtin
 
 
-def merge_params(request: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+def merge_params(request: UnifiedRequest, params: dict[str, Any]) -> dict[str, Any]:
     """A new request with `params` merged in; nested request objects are copied, not edited."""
-    merged = dict(request)
+    merged: dict[str, Any] = dict(request)
     for key, value in params.items():
         if value is None:
             continue  # an option set to null adds nothing (unset is absent, never null)
@@ -43,5 +44,5 @@ def _deep_merge(current: dict[str, Any], value: dict[str, Any]) -> dict[str, Any
 class CustomParams(Transformer):
     name = "customparams"
 
-    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context) -> ProviderBody:
         return merge_params(request, self.options) if self.options else request

@@ -3,8 +3,7 @@ gpt-5 models require."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from ...shapes.unified import UnifiedRequest
 from ..base import Context, ProviderInfo, Transformer, builtin
 
 
@@ -12,9 +11,9 @@ from ..base import Context, ProviderInfo, Transformer, builtin
 class MaxCompletionTokens(Transformer):
     name = "maxcompletiontokens"
 
-    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context) -> UnifiedRequest:
         if not request.get("max_tokens"):
             return request
-        moved = {key: value for key, value in request.items() if key != "max_tokens"}
-        moved["max_completion_tokens"] = request["max_tokens"]
+        moved = request.copy()
+        moved["max_completion_tokens"] = moved.pop("max_tokens")
         return moved

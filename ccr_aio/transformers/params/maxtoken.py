@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...shapes.unified import UnifiedRequest
 from ..base import Context, ProviderInfo, Transformer, builtin
 from .options import cap_max_tokens, number_option
 
@@ -20,5 +21,5 @@ class MaxToken(Transformer):
         super().__init__(options)
         self.limit = number_option(self.options, "max_tokens", self.name)
 
-    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context) -> UnifiedRequest:
         return cap_max_tokens(request, self.limit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...settings import ConfigError
+from ...shapes.unified import UnifiedRequest
 
 
 def number_option(options: dict[str, Any], key: str, owner: str) -> int | float | None:
@@ -23,9 +24,11 @@ def number_option(options: dict[str, Any], key: str, owner: str) -> int | float 
     return value
 
 
-def cap_max_tokens(request: dict[str, Any], limit: int | float | None) -> dict[str, Any]:
-    """`max_tokens` lowered to `limit` when it is set and larger; a new dict when it changes."""
+def cap_max_tokens(request: UnifiedRequest, limit: int | float | None) -> UnifiedRequest:
+    """`max_tokens` lowered to `limit` when it is set and larger; a new dict when it changes. A
+    token count is an integer: a cap written as 16384.0 goes out as 16384, not as a float that
+    OpenAI-format providers reject."""
     current = request.get("max_tokens")
     if limit is None or not current or not isinstance(current, (int, float)) or current <= limit:
         return request
-    return {**request, "max_tokens": limit}
+    return {**request, "max_tokens": int(limit)}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...shapes.unified import ProviderBody, UnifiedRequest
 from ..base import Context, ProviderInfo, Transformer, builtin
 from .options import cap_max_tokens, number_option
 
@@ -24,6 +25,6 @@ class Sampling(Transformer):
         pinned = {key: number_option(self.options, key, self.name) for key in _PINNED}
         self.pinned = {key: value for key, value in pinned.items() if value is not None}
 
-    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context) -> ProviderBody:
         request = cap_max_tokens(request, self.limit)
         return {**request, **self.pinned} if self.pinned else request

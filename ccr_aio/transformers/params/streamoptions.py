@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from ...shapes.unified import UnifiedRequest
 from ..base import Context, ProviderInfo, Transformer, builtin
 
 
@@ -12,7 +11,7 @@ from ..base import Context, ProviderInfo, Transformer, builtin
 class StreamOptions(Transformer):
     name = "streamoptions"
 
-    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context) -> UnifiedRequest:
         if request.get("stream") is not True:
             return request
         return {**request, "stream_options": {"include_usage": True}}

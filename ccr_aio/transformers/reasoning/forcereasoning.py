@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ...shapes.unified import ProviderBody, UnifiedChunk, UnifiedCompletion, UnifiedRequest
 from ..base import Context, ProviderInfo, Transformer, builtin
 from .tags import split_message, tag_stream
 
@@ -73,13 +74,13 @@ def add_prompt(messages: list[Any]) -> list[Any]:
 class ForceReasoning(Transformer):
     name = "forcereasoning"
 
-    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context) -> ProviderBody:
         if not isinstance(request.get("messages"), list):
             return request
         return {**request, "messages": add_prompt(inline_thinking(request["messages"]))}
 
-    def stream_out(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+    def stream_out(self, chunks: AsyncIterator[UnifiedChunk], ctx: Context) -> AsyncIterator[UnifiedChunk]:
         return tag_stream(chunks, START, END, ctx)
 
-    def json_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    def json_out(self, body: UnifiedCompletion, ctx: Context) -> UnifiedCompletion:
         return split_message(body, START, END, ctx)

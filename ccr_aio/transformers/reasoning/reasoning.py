@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ...shapes.unified import ProviderBody, UnifiedChunk, UnifiedCompletion, UnifiedRequest
 from ..base import Context, ProviderInfo, Transformer, builtin
 from .thinking import (
     ReasoningFields,
@@ -32,28 +33,28 @@ class Reasoning(Transformer):
     def enabled(self) -> bool:
         return self.options.get("enable", True) is not False
 
-    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
-        request = dict(request)
+    async def request_in(self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context) -> ProviderBody:
+        body: dict[str, Any] = dict(request)  # gains the provider's own switches
         if not self.enabled:
-            request["thinking"] = {"type": "disabled", "budget_tokens": -1}
-            request["enable_thinking"] = False
+            body["thinking"] = {"type": "disabled", "budget_tokens": -1}
+            body["enable_thinking"] = False
         elif isinstance(request.get("reasoning"), dict):
             thinking: dict[str, Any] = {"type": "enabled"}
-            budget = request["reasoning"].get("max_tokens")
+            budget = body["reasoning"].get("max_tokens")
             if budget is not None:
                 thinking["budget_tokens"] = budget
-            request["thinking"] = thinking
-            request["enable_thinking"] = True
-        if isinstance(request.get("messages"), list):
+            body["thinking"] = thinking
+            body["enable_thinking"] = True
+        if isinstance(body.get("messages"), list):
             field = "reasoning_content" if self.enabled else None
-            placeholder = self.enabled and thinking_mode(request)  # Kimi and DeepSeek need the field
-            request["messages"] = replay_reasoning(request["messages"], field, placeholder)
-        return request
+            placeholder = self.enabled and thinking_mode(body)  # Kimi and DeepSeek need the field
+            body["messages"] = replay_reasoning(body["messages"], field, placeholder)
+        return body
 
-    def stream_out(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+    def stream_out(self, chunks: AsyncIterator[UnifiedChunk], ctx: Context) -> AsyncIterator[UnifiedChunk]:
         if not self.enabled:
             return chunks
         return reasoning_stream(chunks, FIELDS, ctx)
 
-    def json_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    def json_out(self, body: UnifiedCompletion, ctx: Context) -> UnifiedCompletion:
         return message_reasoning(body, FIELDS, ctx) if self.enabled else body

@@ -10,14 +10,18 @@ Shared by `forcereasoning` (`<reasoning_content>`) and `extrathinktag` (`<think>
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Final, Literal
 
+from ...shapes.unified import UnifiedChunk, UnifiedCompletion, UnifiedMessage
 from ..base import Context
 from ..shared import signatures
 from .thinking import envelope_chunk, with_delta
 
-SEARCHING, INSIDE, FINAL = "searching", "inside", "final"
-Piece = tuple[str, str]  # ("thinking", text) | ("signature", "") | ("text", text)
+SplitterState = Literal["searching", "inside", "final"]
+SEARCHING: Final = "searching"
+INSIDE: Final = "inside"
+FINAL: Final = "final"
+Piece = tuple[Literal["thinking", "signature", "text"], str]  # ("thinking", text) | ("signature", "") | ("text", text)
 
 
 def _partial_suffix(text: str, tag: str) -> int:
@@ -33,7 +37,7 @@ class TagSplitter:
 
     def __init__(self, start: str, end: str) -> None:
         self.start, self.end = start, end
-        self.state = SEARCHING
+        self.state: SplitterState = SEARCHING
         self.buffer = ""  # SEARCHING: text that may still open with the tag; INSIDE: a partial end tag
         self.blank = ""  # FINAL: whitespace held back until non-blank text follows
         self.answered = False  # FINAL text has been emitted
@@ -89,7 +93,7 @@ class TagSplitter:
         return pieces
 
 
-def _piece_chunk(template: dict[str, Any], piece: Piece, ctx: Context) -> dict[str, Any]:
+def _piece_chunk(template: UnifiedChunk, piece: Piece, ctx: Context) -> UnifiedChunk:
     kind, text = piece
     if kind == "thinking":
         return envelope_chunk(template, {"thinking": {"content": text}})
@@ -98,9 +102,11 @@ def _piece_chunk(template: dict[str, Any], piece: Piece, ctx: Context) -> dict[s
     return envelope_chunk(template, {"content": text})
 
 
-async def tag_stream(chunks: AsyncIterator[dict], start: str, end: str, ctx: Context) -> AsyncIterator[dict]:
+async def tag_stream(
+    chunks: AsyncIterator[UnifiedChunk], start: str, end: str, ctx: Context
+) -> AsyncIterator[UnifiedChunk]:
     splitter = TagSplitter(start, end)
-    template: dict[str, Any] | None = None
+    template: UnifiedChunk | None = None
     async for chunk in chunks:
         choices = chunk.get("choices")
         if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
@@ -119,7 +125,8 @@ async def tag_stream(chunks: AsyncIterator[dict], start: str, end: str, ctx: Con
         if not isinstance(content, str):
             yield chunk  # tool calls, role, finish: untouched
             continue
-        rest = {key: value for key, value in delta.items() if key != "content"}
+        rest = delta.copy()
+        del rest["content"]
         if any(value not in (None, "") for value in rest.values()) or choice.get("finish_reason") or chunk.get("usage"):
             yield with_delta(chunk, rest)
     if template is not None:
@@ -127,7 +134,7 @@ async def tag_stream(chunks: AsyncIterator[dict], start: str, end: str, ctx: Con
             yield _piece_chunk(template, piece, ctx)
 
 
-def split_message(body: dict[str, Any], start: str, end: str, ctx: Context) -> dict[str, Any]:
+def split_message(body: UnifiedCompletion, start: str, end: str, ctx: Context) -> UnifiedCompletion:
     """Non-stream: the tagged reasoning goes to `choices[0].message.thinking` and leaves the
     content, which keeps the answer without its leading whitespace. Untagged content is left
     as it is. Returns a new body when changed."""
@@ -136,7 +143,9 @@ def split_message(body: dict[str, Any], start: str, end: str, ctx: Context) -> d
         return body
     choice = choices[0]
     message = choice.get("message")
-    content = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(message, dict):
+        return body
+    content = message.get("content")
     if not isinstance(content, str) or start not in content:
         return body
     splitter = TagSplitter(start, end)
@@ -144,6 +153,7 @@ def split_message(body: dict[str, Any], start: str, end: str, ctx: Context) -> d
     thinking = "".join(text for kind, text in pieces if kind == "thinking")
     if not any(kind == "signature" for kind, _ in pieces):
         return body  # the tag was inside the answer, not at its start
-    new_message = {**message, "content": "".join(text for kind, text in pieces if kind == "text").lstrip()}
+    answer = "".join(text for kind, text in pieces if kind == "text").lstrip()
+    new_message: UnifiedMessage = {**message, "content": answer}
     new_message["thinking"] = {"content": thinking, "signature": signatures.synthesize(ctx)}
     return {**body, "choices": [{**choice, "message": new_message}, *choices[1:]]}

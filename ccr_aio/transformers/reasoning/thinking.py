@@ -14,10 +14,11 @@ provider's field, because DeepSeek answers 400 when a thinking turn's reasoning 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from ...shapes.unified import ChunkChoice, Delta, UnifiedChunk, UnifiedCompletion, UnifiedMessage
 from ..base import Context
 from ..shared import signatures
 
@@ -36,7 +37,7 @@ class ReasoningFields:
     def all_keys(self) -> tuple[str, ...]:
         return (*self.keys, "reasoning_details") if self.details else self.keys
 
-    def extract(self, part: dict[str, Any]) -> tuple[str, str | None]:
+    def extract(self, part: Mapping[str, Any]) -> tuple[str, str | None]:
         """(reasoning text, tagged real signature or None) of a delta or message."""
         text = ""
         for key in self.keys:
@@ -61,20 +62,21 @@ class ReasoningFields:
         return text, signature
 
 
-def envelope_chunk(template: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+def envelope_chunk(template: UnifiedChunk, delta: Delta) -> UnifiedChunk:
     """A fresh chunk with `template`'s id/model/... and one choice holding `delta`."""
-    chunk = {key: template[key] for key in _ENVELOPE if key in template}
+    source: Mapping[str, Any] = template
+    chunk = cast(UnifiedChunk, {key: source[key] for key in _ENVELOPE if key in source})
     chunk["choices"] = [{"index": 0, "delta": delta, "finish_reason": None}]
     return chunk
 
 
-def with_delta(chunk: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+def with_delta(chunk: UnifiedChunk, delta: Delta) -> UnifiedChunk:
     """A copy of `chunk` whose first choice has `delta` (the original is left untouched)."""
     choices = chunk["choices"]
     return {**chunk, "choices": [{**choices[0], "delta": delta}, *choices[1:]]}
 
 
-def first_delta(chunk: dict[str, Any]) -> dict[str, Any] | None:
+def first_delta(chunk: UnifiedChunk) -> Delta | None:
     """`choices[0].delta` when the chunk has one (usage-only and error chunks have none)."""
     choices = chunk.get("choices")
     if choices and isinstance(choices, list) and isinstance(choices[0], dict):
@@ -84,7 +86,7 @@ def first_delta(chunk: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def ends_reasoning(delta: dict[str, Any], choice: dict[str, Any]) -> bool:
+def ends_reasoning(delta: Delta, choice: ChunkChoice) -> bool:
     """Does this delta start the answer (or end the message), so thinking is over?"""
     return bool(
         choice.get("finish_reason")
@@ -94,7 +96,7 @@ def ends_reasoning(delta: dict[str, Any], choice: dict[str, Any]) -> bool:
     )
 
 
-def _has_payload(delta: dict[str, Any]) -> bool:
+def _has_payload(delta: Mapping[str, Any]) -> bool:
     return any(value not in (None, "") for value in delta.values())
 
 
@@ -107,13 +109,13 @@ class ReasoningStream:
         self.keys = fields.all_keys
         self.ctx = ctx
         self.open = False  # a thinking block is streaming and still lacks its signature
-        self.template: dict[str, Any] | None = None
+        self.template: UnifiedChunk | None = None
 
-    def signature_chunk(self, template: dict[str, Any], signature: str | None = None) -> dict[str, Any]:
+    def signature_chunk(self, template: UnifiedChunk, signature: str | None = None) -> UnifiedChunk:
         self.open = False
         return envelope_chunk(template, {"thinking": {"signature": signature or signatures.synthesize(self.ctx)}})
 
-    def feed(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
+    def feed(self, chunk: UnifiedChunk) -> list[UnifiedChunk]:
         choices = chunk.get("choices")
         if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
             return [chunk]  # usage-only chunks, errors: forwarded as they are
@@ -128,10 +130,11 @@ class ReasoningStream:
             return [chunk]
 
         text, signature = self.fields.extract(delta)
-        rest = {key: value for key, value in delta.items() if key not in self.keys}
-        out: list[dict[str, Any]] = []
+        # A Delta without the provider's reasoning fields (which the Delta shape does not name).
+        rest = cast(Delta, {key: value for key, value in delta.items() if key not in self.keys})
+        out: list[UnifiedChunk] = []
         if text:
-            thinking_delta: dict[str, Any] = {"thinking": {"content": text}}
+            thinking_delta: Delta = {"thinking": {"content": text}}
             if "role" in rest:
                 thinking_delta["role"] = rest.pop("role")
             out.append(envelope_chunk(chunk, thinking_delta))
@@ -142,15 +145,15 @@ class ReasoningStream:
             out.append(with_delta(chunk, rest))
         return out
 
-    def end(self) -> list[dict[str, Any]]:
+    def end(self) -> list[UnifiedChunk]:
         if self.open and self.template is not None:
             return [self.signature_chunk(self.template)]
         return []
 
 
 async def reasoning_stream(
-    chunks: AsyncIterator[dict[str, Any]], fields: ReasoningFields, ctx: Context
-) -> AsyncIterator[dict[str, Any]]:
+    chunks: AsyncIterator[UnifiedChunk], fields: ReasoningFields, ctx: Context
+) -> AsyncIterator[UnifiedChunk]:
     """The whole stream through one `ReasoningStream`."""
     state = ReasoningStream(fields, ctx)
     async for chunk in chunks:
@@ -160,7 +163,7 @@ async def reasoning_stream(
         yield out
 
 
-def message_reasoning(body: dict[str, Any], fields: ReasoningFields, ctx: Context) -> dict[str, Any]:
+def message_reasoning(body: UnifiedCompletion, fields: ReasoningFields, ctx: Context) -> UnifiedCompletion:
     """Non-stream: move the provider's reasoning into `choices[0].message.thinking` (with a
     signature: the tagged real one, or a synthesized one). Returns a new body when changed."""
     choices = body.get("choices")
@@ -171,7 +174,7 @@ def message_reasoning(body: dict[str, Any], fields: ReasoningFields, ctx: Contex
     if not isinstance(message, dict) or not any(key in message for key in fields.all_keys):
         return body
     text, signature = fields.extract(message)
-    new_message = {key: value for key, value in message.items() if key not in fields.all_keys}
+    new_message = cast(UnifiedMessage, {key: value for key, value in message.items() if key not in fields.all_keys})
     if text and not isinstance(message.get("thinking"), dict):
         new_message["thinking"] = {"content": text, "signature": signature or signatures.synthesize(ctx)}
     return {**body, "choices": [{**choice, "message": new_message}, *choices[1:]]}
@@ -200,7 +203,7 @@ def replay_reasoning(messages: list[Any], field: str | None, placeholder: bool =
     return out
 
 
-def thinking_mode(request: dict[str, Any]) -> bool:
+def thinking_mode(request: Mapping[str, Any]) -> bool:
     """Does this request ask for reasoning (so every assistant turn must carry its field)?"""
     reasoning = request.get("reasoning")
     thinking = request.get("thinking")

@@ -6,7 +6,10 @@ edited, and an unchanged list is returned as is (no copy per turn of a long conv
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from ...shapes.unified import UnifiedRequest
 
 
 def _without_cache(item: Any) -> Any:
@@ -24,7 +27,7 @@ def _clean_message(message: Any) -> Any:
     return _without_cache(message)
 
 
-def _clean_list(items: Any, clean: Any) -> Any:
+def _clean_list(items: Any, clean: Callable[[Any], Any]) -> Any:
     """`items` with each item cleaned; the same list when nothing changed (no copy per turn)."""
     if not isinstance(items, list):
         return items
@@ -32,13 +35,13 @@ def _clean_list(items: Any, clean: Any) -> Any:
     return items if all(a is b for a, b in zip(cleaned, items)) else cleaned
 
 
-def strip_cache_control(request: dict[str, Any]) -> dict[str, Any]:
+def strip_cache_control(request: UnifiedRequest) -> UnifiedRequest:
     """`request` without `cache_control` on messages, their parts and tools."""
     messages = _clean_list(request.get("messages"), _clean_message)
     tools = _clean_list(request.get("tools"), _without_cache)
     if messages is request.get("messages") and tools is request.get("tools"):
         return request
-    cleaned = {**request, "messages": messages}
+    cleaned: UnifiedRequest = {**request, "messages": messages}
     if "tools" in request:
         cleaned["tools"] = tools
     return cleaned

@@ -9,10 +9,29 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TypeVar, overload
+
+from ...shapes.unified import (
+    ChunkChoice,
+    CompletionChoice,
+    Delta,
+    ToolCall,
+    UnifiedChunk,
+    UnifiedCompletion,
+    UnifiedMessage,
+    Usage,
+)
+
+T = TypeVar("T")
 
 
-def first_choice(chunk: dict[str, Any]) -> dict[str, Any] | None:
+@overload
+def first_choice(  # type: ignore[overload-overlap]  # only an empty dict fits both shapes
+    chunk: UnifiedChunk,
+) -> ChunkChoice | None: ...
+@overload
+def first_choice(chunk: UnifiedCompletion) -> CompletionChoice | None: ...
+def first_choice(chunk: UnifiedChunk | UnifiedCompletion) -> ChunkChoice | CompletionChoice | None:
     """`choices[0]` when it is a dict (only the first choice is ever consumed)."""
     choices = chunk.get("choices")
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
@@ -21,12 +40,12 @@ def first_choice(chunk: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def derive(
-    chunk: dict[str, Any],
-    choice: dict[str, Any],
-    deltas: list[dict[str, Any]],
-    finish_reason: Any,
+    chunk: UnifiedChunk,
+    choice: ChunkChoice,
+    deltas: list[Delta],
+    finish_reason: str | None,
     tail: bool = True,
-) -> list[dict[str, Any]]:
+) -> list[UnifiedChunk]:
     """One chunk per non-empty delta, cut from `chunk`. With `tail`, the last one carries
     `finish_reason` and the chunk's `usage` (an empty delta is kept for them when nothing else
     is left); without it, none does (used to append chunks after the stream's last one)."""
@@ -40,7 +59,9 @@ def derive(
     out = []
     for pos, delta in enumerate(deltas):
         carries = tail and pos == last
-        derived = {**chunk, "choices": [{**choice, "delta": delta, "finish_reason": finish_reason if carries else None}]}
+        derived: UnifiedChunk = {
+            **chunk, "choices": [{**choice, "delta": delta, "finish_reason": finish_reason if carries else None}]
+        }
         if not carries:
             derived.pop("usage", None)
         out.append(derived)
@@ -55,10 +76,10 @@ class ToolKeys:
 
     def __init__(self) -> None:
         self.last: int | None = None
-        self.last_id: Any = None
+        self.last_id: str | None = None
         self.top = -1
 
-    def key(self, call: dict[str, Any]) -> int:
+    def key(self, call: ToolCall) -> int:
         index = call.get("index")
         if isinstance(index, int) and not isinstance(index, bool):
             key = index
@@ -75,11 +96,11 @@ class ToolKeys:
 
 
 def new_chunk(
-    chunk_id: str, created: int, model: str, delta: dict[str, Any],
-    finish: str | None = None, usage: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    chunk_id: str, created: int, model: str | None, delta: Delta,
+    finish: str | None = None, usage: Usage | None = None,
+) -> UnifiedChunk:
     """A unified chunk built from scratch (for dialects whose stream is not OpenAI's)."""
-    chunk: dict[str, Any] = {
+    chunk: UnifiedChunk = {
         "id": chunk_id,
         "object": "chat.completion.chunk",
         "created": created,
@@ -92,7 +113,7 @@ def new_chunk(
 
 
 @asynccontextmanager
-async def closing(chunks: AsyncIterator[Any]) -> AsyncIterator[AsyncIterator[Any]]:
+async def closing(chunks: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
     """Close the upstream iterator when a converter stops early or is cancelled, so the
     provider's connection is released at once rather than when garbage is collected."""
     try:
@@ -104,11 +125,11 @@ async def closing(chunks: AsyncIterator[Any]) -> AsyncIterator[AsyncIterator[Any
 
 
 def new_completion(
-    completion_id: str, created: int, model: str, message: dict[str, Any],
-    finish: str | None, usage: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    completion_id: str, created: int, model: str, message: UnifiedMessage,
+    finish: str | None, usage: Usage | None = None,
+) -> UnifiedCompletion:
     """A unified non-streaming answer (OpenAI `chat.completion`) built from scratch."""
-    result: dict[str, Any] = {
+    result: UnifiedCompletion = {
         "id": completion_id,
         "object": "chat.completion",
         "created": created,
@@ -121,10 +142,10 @@ def new_completion(
 
 
 async def run_converter(
-    chunks: AsyncIterator[dict[str, Any]],
-    feed: Callable[[dict[str, Any]], Iterable[dict[str, Any]]],
-    end: Callable[[], Iterable[dict[str, Any]]],
-) -> AsyncIterator[dict[str, Any]]:
+    chunks: AsyncIterator[T],
+    feed: Callable[[T], Iterable[UnifiedChunk]],
+    end: Callable[[], Iterable[UnifiedChunk]],
+) -> AsyncIterator[UnifiedChunk]:
     """Drive a stream state machine: what `feed` makes of each upstream item, then what `end`
     flushes; the upstream is closed however the consumer stops."""
     async with closing(chunks):

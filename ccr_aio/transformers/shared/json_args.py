@@ -20,7 +20,7 @@ _PY_LITERALS = {"True": "true", "False": "false", "None": "null"}
 _MISSING = object()
 
 
-def parse_arguments(text: str | dict | None) -> dict[str, Any] | None:
+def parse_arguments(text: str | dict[str, Any] | None) -> dict[str, Any] | None:
     """The arguments as an object, or None when no attempt yields one."""
     if isinstance(text, dict):
         return text
@@ -30,7 +30,7 @@ def parse_arguments(text: str | dict | None) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def arguments_json(text: str | dict | None) -> str:
+def arguments_json(text: str | dict[str, Any] | None) -> str:
     """Arguments as a compact JSON object string; unparseable text is kept as {"text": ...}."""
     value = parse_arguments(text)
     if value is None:

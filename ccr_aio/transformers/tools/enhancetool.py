@@ -14,8 +14,16 @@ missing `index` is tolerated (`ToolKeys`).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
+from ...shapes.unified import (
+    ChunkChoice,
+    CompletionChoice,
+    Delta,
+    FunctionCall,
+    ToolCall,
+    UnifiedChunk,
+    UnifiedCompletion,
+)
 from ..base import Context, Transformer, builtin
 from ..shared.chunks import ToolKeys, derive, first_choice
 from ..shared.json_args import repair_arguments
@@ -26,14 +34,14 @@ class _Call:
 
     __slots__ = ("key", "id", "name", "args")
 
-    def __init__(self, key: int, call: dict[str, Any]) -> None:
+    def __init__(self, key: int, call: ToolCall) -> None:
         self.key = key
-        self.id: Any = None
-        self.name: Any = None
+        self.id: str | None = None
+        self.name: str | None = None
         self.args: list[str] = []
         self.add(call)
 
-    def add(self, call: dict[str, Any]) -> None:
+    def add(self, call: ToolCall) -> None:
         function = call.get("function")
         function = function if isinstance(function, dict) else {}
         self.id = self.id or call.get("id")
@@ -44,17 +52,17 @@ class _Call:
         elif isinstance(args, dict):
             self.args.append(repair_arguments(args))
 
-    def announce(self, call: dict[str, Any]) -> dict[str, Any]:
+    def announce(self, call: ToolCall) -> ToolCall:
         """The first delta of the call, forwarded at once with its arguments blanked."""
         function = call.get("function")
         function = function if isinstance(function, dict) else {}
         return {**call, "index": self.key, "function": {**function, "arguments": ""}}
 
-    def completed(self) -> dict[str, Any]:
-        function: dict[str, Any] = {"arguments": repair_arguments("".join(self.args))}
+    def completed(self) -> Delta:
+        function: FunctionCall = {"arguments": repair_arguments("".join(self.args))}
         if self.name:
             function["name"] = self.name
-        call: dict[str, Any] = {"function": function, "index": self.key, "type": "function"}
+        call: ToolCall = {"function": function, "index": self.key, "type": "function"}
         if self.id:
             call["id"] = self.id
         return {"role": "assistant", "tool_calls": [call]}
@@ -64,10 +72,12 @@ class _Call:
 class EnhanceTool(Transformer):
     name = "enhancetool"
 
-    def json_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    def json_out(self, body: UnifiedCompletion, ctx: Context) -> UnifiedCompletion:
         choice = first_choice(body)
         message = choice.get("message") if choice else None
-        calls = message.get("tool_calls") if isinstance(message, dict) else None
+        if choice is None or not isinstance(message, dict):
+            return body
+        calls = message.get("tool_calls")
         if not calls or not isinstance(calls, list):
             return body
         repaired = []
@@ -77,13 +87,13 @@ class EnhanceTool(Transformer):
                 function = {**function, "arguments": repair_arguments(function.get("arguments"))}
                 call = {**call, "function": function}
             repaired.append(call)
-        new_choice = {**choice, "message": {**message, "tool_calls": repaired}}
+        new_choice: CompletionChoice = {**choice, "message": {**message, "tool_calls": repaired}}
         return {**body, "choices": [new_choice, *body["choices"][1:]]}
 
-    async def stream_out(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+    async def stream_out(self, chunks: AsyncIterator[UnifiedChunk], ctx: Context) -> AsyncIterator[UnifiedChunk]:
         keys = ToolKeys()
         calls: dict[int, _Call] = {}  # every call of the turn, in order of appearance
-        last: tuple[dict, dict] | None = None
+        last: tuple[UnifiedChunk, ChunkChoice] | None = None
         async for chunk in chunks:
             choice = first_choice(chunk)
             if choice is None:
@@ -107,7 +117,8 @@ class EnhanceTool(Transformer):
                 else:
                     calls[key] = _Call(key, entry)
                     starts.append(calls[key].announce(entry))
-            rest = {k: v for k, v in delta.items() if k != "tool_calls"}
+            rest = delta.copy()
+            rest.pop("tool_calls", None)
             pieces = [{**rest, "tool_calls": starts} if starts else rest]
             if finish:
                 pieces += [call.completed() for call in calls.values()]

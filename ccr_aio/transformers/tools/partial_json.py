@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Literal
 
 _DECODER = json.JSONDecoder(strict=False)  # models put raw newlines inside strings
 _HIGH_SURROGATES = frozenset(("d8", "d9", "da", "db"))
+FieldState = Literal["seek", "value", "done", "broken"]
 
 
 class StringFieldStream:
@@ -24,7 +26,7 @@ class StringFieldStream:
         self._pattern = re.compile(r'"%s"\s*:\s*"' % re.escape(key))
         self._head = ""  # text before the value starts
         self._pending = ""  # the value's undecoded tail: an escape cut in half
-        self.state = "seek"  # -> "value" -> "done" | "broken"
+        self.state: FieldState = "seek"  # -> "value" -> "done" | "broken"
 
     @property
     def broken(self) -> bool:
@@ -48,10 +50,11 @@ class StringFieldStream:
         if not body:
             return ""
         try:
-            return _DECODER.decode(f'"{body}"')
+            decoded: str = _DECODER.decode(f'"{body}"')  # a JSON string literal
         except ValueError:
             self.state = "broken"
             return ""
+        return decoded
 
 
 def _scan(text: str) -> tuple[int, int]:

@@ -17,6 +17,16 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ...shapes.unified import (
+    ChunkChoice,
+    CompletionChoice,
+    ToolCall,
+    ProviderBody,
+    UnifiedChunk,
+    UnifiedCompletion,
+    UnifiedMessage,
+    UnifiedRequest,
+)
 from ..base import Context, ProviderInfo, Transformer, builtin
 from ..shared.chunks import ToolKeys, derive, first_choice
 from ..shared.json_args import parse_arguments
@@ -115,7 +125,7 @@ class _Exit:
 class ToolUse(Transformer):
     name = "tooluse"
 
-    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context) -> ProviderBody:
         tools = request.get("tools")
         choice = request.get("tool_choice")
         if not tools or not isinstance(tools, list) or choice == "none" or isinstance(choice, dict):
@@ -130,17 +140,20 @@ class ToolUse(Transformer):
             "tool_choice": "required",
         }
 
-    def json_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    def json_out(self, body: UnifiedCompletion, ctx: Context) -> UnifiedCompletion:
         choice = first_choice(body)
         message = choice.get("message") if choice else None
-        calls = message.get("tool_calls") if isinstance(message, dict) else None
+        if choice is None or not isinstance(message, dict):
+            return body
+        calls = message.get("tool_calls")
         if not calls or not isinstance(calls, list) or not any(_is_exit(call) for call in calls):
             return body
         answers = [exit_response(call["function"].get("arguments")) for call in calls if _is_exit(call)]
         kept = [call for call in calls if not _is_exit(call)]
         content = message.get("content")
-        new_message = {**message, "content": _join(content if isinstance(content, str) else "", *answers)}
-        new_choice = {**choice, "message": new_message}
+        text = _join(content if isinstance(content, str) else "", *answers)
+        new_message: UnifiedMessage = {**message, "content": text}
+        new_choice: CompletionChoice = {**choice, "message": new_message}
         if kept:
             new_message["tool_calls"] = kept
         else:
@@ -149,13 +162,13 @@ class ToolUse(Transformer):
                 new_choice["finish_reason"] = "stop"
         return {**body, "choices": [new_choice, *body["choices"][1:]]}
 
-    async def stream_out(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+    async def stream_out(self, chunks: AsyncIterator[UnifiedChunk], ctx: Context) -> AsyncIterator[UnifiedChunk]:
         keys = ToolKeys()
         exits: dict[int, _Exit] = {}
         real_tools = False
         text_sent = False  # text already went out: the answer starts a new paragraph
         answering = False  # some of the ExitTool answer went out
-        last: tuple[dict, dict] | None = None
+        last: tuple[UnifiedChunk, ChunkChoice] | None = None
         async for chunk in chunks:
             choice = first_choice(chunk)
             if choice is None:
@@ -170,12 +183,13 @@ class ToolUse(Transformer):
                 text_sent = text_sent or bool(delta.get("content"))
                 yield chunk
                 continue
-            kept, answer = [], []
+            kept: list[ToolCall] = []
+            answer: list[str] = []
             for call in calls if isinstance(calls, list) else ():
                 key = keys.key(call) if isinstance(call, dict) else None
                 if _is_exit(call) and key not in exits:  # some upstreams repeat the name in every delta
                     exits[key] = _Exit()
-                state = exits.get(key)  # type: ignore[arg-type]
+                state = exits.get(key)
                 if state is None:
                     kept.append(call)
                     real_tools = True
@@ -183,7 +197,7 @@ class ToolUse(Transformer):
                 args = (call.get("function") or {}).get("arguments")
                 if isinstance(args, str) and args:
                     answer.append(state.feed(args))
-            if not (finish and exits) and len(kept) == len(calls):  # no ExitTool in sight
+            if not (finish and exits) and isinstance(calls, list) and len(kept) == len(calls):  # no ExitTool in sight
                 text_sent = text_sent or bool(delta.get("content"))
                 yield chunk
                 continue
@@ -191,7 +205,8 @@ class ToolUse(Transformer):
                 answer.extend(state.flush() for state in exits.values())
                 if exits and not real_tools and finish == "tool_calls":
                     finish = "stop"
-            new_delta = {k: v for k, v in delta.items() if k != "tool_calls"}
+            new_delta = delta.copy()
+            new_delta.pop("tool_calls", None)
             if kept:
                 new_delta["tool_calls"] = kept
             text = "".join(answer)

@@ -11,8 +11,10 @@ off for a request whose last assistant turn cannot start with a valid thinking b
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
+from ....shapes.unified import UnifiedMessage, UnifiedRequest
 from ...shared.json_args import parse_arguments
 
 ANTHROPIC_VERSION = "vertex-2023-10-16"
@@ -81,7 +83,7 @@ def user_blocks(content: Any) -> list[dict[str, Any]]:
     return blocks
 
 
-def assistant_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
+def assistant_blocks(message: UnifiedMessage) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     thinking = message.get("thinking")
     if isinstance(thinking, dict) and anthropic_signature(thinking.get("signature")):
@@ -99,7 +101,7 @@ def assistant_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
     return blocks
 
 
-def tool_result(message: dict[str, Any]) -> dict[str, Any]:
+def tool_result(message: UnifiedMessage) -> dict[str, Any]:
     block: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_id(message.get("tool_call_id"))}
     content = message.get("content")
     if isinstance(content, list):
@@ -161,12 +163,12 @@ def _thinking(reasoning: Any, max_tokens: int) -> dict[str, Any] | None:
     effort = reasoning.get("effort")
     if effort == "none" or (not effort and not reasoning.get("max_tokens")):
         return None
-    budget = reasoning.get("max_tokens") or _EFFORT_BUDGET.get(effort, 8192)
+    budget = reasoning.get("max_tokens") or _EFFORT_BUDGET.get(effort or "", 8192)
     budget = min(int(budget), max_tokens - 1)  # Anthropic requires budget_tokens < max_tokens
     return {"type": "enabled", "budget_tokens": budget} if budget >= MIN_THINKING_BUDGET else None
 
 
-def unified_to_anthropic(request: dict[str, Any], max_tokens_cap: int | None = None) -> dict[str, Any]:
+def unified_to_anthropic(request: UnifiedRequest, max_tokens_cap: int | None = None) -> dict[str, Any]:
     """The rawPredict body. `max_tokens_cap` bounds max_tokens for models with a lower output limit
     than the one the client assumed (Claude Code asks up to 128k)."""
     system: list[dict[str, Any]] = []
@@ -205,8 +207,9 @@ def unified_to_anthropic(request: dict[str, Any], max_tokens_cap: int | None = N
     thinking = _thinking(request.get("reasoning"), max_tokens)
     if thinking and _thinking_allowed(messages, choice):
         body["thinking"] = thinking
+    sampling: Mapping[str, Any] = request
     for key in ("temperature", "top_p", "top_k"):
-        value = request.get(key)
+        value = sampling.get(key)
         if value is None:
             continue
         # With thinking on, Anthropic accepts temperature 1 only, top_p >= 0.95 and no top_k.

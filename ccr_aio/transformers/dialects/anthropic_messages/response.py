@@ -10,11 +10,24 @@ back as they are).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from ....errors import ApiError
 from ....jsonutil import dumps
+from ....shapes.unified import (
+    Annotation,
+    Delta,
+    ProviderBody,
+    ProviderChunk,
+    Thinking,
+    ToolCall,
+    UnifiedChunk,
+    UnifiedCompletion,
+    UnifiedError,
+    UnifiedMessage,
+    Usage,
+)
 from ...base import Context
 from ...shared.chunks import closing, new_chunk, new_completion
 
@@ -33,7 +46,7 @@ def finish_reason(stop_reason: Any) -> str | None:
     return _FINISH.get(stop_reason, stop_reason)
 
 
-def unified_usage(usage: Any) -> dict[str, Any]:
+def unified_usage(usage: Any) -> Usage:
     """Anthropic usage -> unified. prompt_tokens = input + cache reads (what the Anthropic side
     subtracts the cached count from); cache writes travel in their own field."""
     usage = usage if isinstance(usage, dict) else {}
@@ -41,7 +54,7 @@ def unified_usage(usage: Any) -> dict[str, Any]:
     created = usage.get("cache_creation_input_tokens") or 0
     prompt = (usage.get("input_tokens") or 0) + read
     output = usage.get("output_tokens") or 0
-    result: dict[str, Any] = {
+    result: Usage = {
         "prompt_tokens": prompt,
         "completion_tokens": output,
         "total_tokens": prompt + created + output,
@@ -52,8 +65,10 @@ def unified_usage(usage: Any) -> dict[str, Any]:
     return result
 
 
-def _annotations(block: dict[str, Any]) -> list[dict[str, Any]]:
-    results = block.get("content") if isinstance(block.get("content"), list) else []
+def _annotations(block: Mapping[str, Any]) -> list[Annotation]:
+    results = block.get("content")
+    if not isinstance(results, list):
+        results = []
     return [
         {"type": "url_citation", "url_citation": {"url": r.get("url") or "", "title": r.get("title") or ""}}
         for r in results
@@ -61,19 +76,19 @@ def _annotations(block: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _error(error: Any) -> dict[str, Any]:
+def _error(error: Any) -> UnifiedError:
     if isinstance(error, dict):
         return {"type": error.get("type") or "api_error", "message": error.get("message") or dumps(error)}
     return {"type": "api_error", "message": str(error)}
 
 
-def anthropic_json_to_unified(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+def anthropic_json_to_unified(body: ProviderBody, ctx: Context) -> UnifiedCompletion:
     if body.get("type") == "error" or (body.get("error") and not body.get("content")):
         raise ApiError(502, f"Vertex Claude error: {_error(body.get('error'))['message']}")
     texts: list[str] = []
-    calls: list[dict[str, Any]] = []
-    thinking: dict[str, Any] | None = None
-    annotations: list[dict[str, Any]] = []
+    calls: list[ToolCall] = []
+    thinking: Thinking | None = None
+    annotations: list[Annotation] = []
     for block in body.get("content") or ():
         if not isinstance(block, dict):
             continue
@@ -92,7 +107,7 @@ def anthropic_json_to_unified(body: dict[str, Any], ctx: Context) -> dict[str, A
             )
         elif kind == "web_search_tool_result":
             annotations.extend(_annotations(block))
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts)}
+    message: UnifiedMessage = {"role": "assistant", "content": "".join(texts)}
     if thinking is not None:
         message["thinking"] = thinking
     if calls:
@@ -115,12 +130,12 @@ class _Stream:
         self.id = ""
         self.model = ctx.model
         self.created = int(time.time())
-        self.usage: dict[str, Any] = {}
+        self.usage: dict[str, Any] = {}  # Anthropic counts, as the events report them
 
-    def chunk(self, delta: dict[str, Any], finish: str | None = None, usage: dict[str, Any] | None = None) -> dict:
+    def chunk(self, delta: Delta, finish: str | None = None, usage: Usage | None = None) -> UnifiedChunk:
         return new_chunk(self.id, self.created, self.model, delta, finish, usage)
 
-    def event(self, event: dict[str, Any]) -> dict[str, Any] | None:
+    def event(self, event: ProviderChunk) -> UnifiedChunk | None:
         kind = event.get("type")
         if kind == "content_block_delta":
             return self.block_delta(event.get("index"), event.get("delta") or {})
@@ -142,11 +157,11 @@ class _Stream:
             return {"error": _error(event.get("error"))}
         return None  # ping, content_block_stop, message_stop
 
-    def block_start(self, index: Any, block: dict[str, Any]) -> dict[str, Any] | None:
+    def block_start(self, index: Any, block: Mapping[str, Any]) -> UnifiedChunk | None:
         kind = block.get("type")
         if kind == "tool_use":
             args = dumps(block["input"]) if block.get("input") else ""
-            call = {"index": index, "id": block.get("id") or self.ctx.new_id("call_"), "type": "function",
+            call: ToolCall = {"index": index, "id": block.get("id") or self.ctx.new_id("call_"), "type": "function",
                     "function": {"name": block.get("name") or "", "arguments": args}}
             return self.chunk({"role": "assistant", "tool_calls": [call]})
         if kind == "text" and block.get("text"):
@@ -158,7 +173,7 @@ class _Stream:
             return self.chunk({"role": "assistant", "annotations": cited}) if cited else None
         return None
 
-    def block_delta(self, index: Any, delta: dict[str, Any]) -> dict[str, Any] | None:
+    def block_delta(self, index: Any, delta: Mapping[str, Any]) -> UnifiedChunk | None:
         kind = delta.get("type")
         if kind == "text_delta":
             return self.chunk({"content": delta.get("text") or ""})
@@ -171,7 +186,9 @@ class _Stream:
         return None  # citations_delta: no unified form
 
 
-async def anthropic_stream_to_unified(chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+async def anthropic_stream_to_unified(
+    chunks: AsyncIterator[ProviderChunk], ctx: Context
+) -> AsyncIterator[UnifiedChunk]:
     stream = _Stream(ctx)
     async with closing(chunks):
         async for event in chunks:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ....google_auth import GoogleAuth, vertex_location, vertex_project, vertex_url
+from ....shapes.unified import ProviderBody, ProviderChunk, UnifiedChunk, UnifiedCompletion, UnifiedRequest
 from ...base import Context, ProviderInfo, Transformer, UpstreamOptions, builtin
 from .request import unified_to_anthropic
 from .response import (
@@ -28,13 +29,13 @@ class VertexClaude(Transformer):
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         super().__init__(options)
-        self.auth = GoogleAuth(self.options)
+        self.google_auth = GoogleAuth(self.options)
 
     async def request_in(
-        self, request: dict[str, Any], provider: ProviderInfo, ctx: Context
-    ) -> tuple[dict[str, Any], UpstreamOptions]:
+        self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context
+    ) -> tuple[ProviderBody, UpstreamOptions]:
         model = request.get("model") or ctx.model
-        project = await vertex_project(self.auth, self.options)
+        project = await vertex_project(self.google_auth, self.options)
         url = vertex_url(
             provider.api_base_url,
             project=project,
@@ -44,13 +45,13 @@ class VertexClaude(Transformer):
             action="streamRawPredict" if request.get("stream") is True else "rawPredict",
             version=str(self.options.get("api_version") or "v1"),
         )
-        token = await self.auth.token()
+        token = await self.google_auth.token()
         headers = {"Authorization": f"Bearer {token}", "x-goog-api-key": None}
         body = unified_to_anthropic(request, self.options.get("max_tokens"))
         return body, UpstreamOptions(url=url, headers=headers)
 
-    def stream_out(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+    def stream_out(self, chunks: AsyncIterator[ProviderChunk], ctx: Context) -> AsyncIterator[UnifiedChunk]:
         return anthropic_stream_to_unified(chunks, ctx)
 
-    def json_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    def json_out(self, body: ProviderBody, ctx: Context) -> UnifiedCompletion:
         return anthropic_json_to_unified(body, ctx)

@@ -8,9 +8,9 @@ to Gemini's Schema subset (only models/endpoints that accept `parametersJsonSche
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 from urllib.parse import quote, urlsplit
 
+from ....shapes.unified import ProviderBody, ProviderChunk, UnifiedChunk, UnifiedCompletion, UnifiedRequest
 from ...base import Context, ProviderInfo, Transformer, UpstreamOptions, builtin
 from .request import build_request
 from .response import gemini_json_to_unified, gemini_stream_to_unified
@@ -33,10 +33,11 @@ def gemini_url(base: str, model: str, stream: bool) -> str:
 @builtin
 class Gemini(Transformer):
     name = "gemini"
+    reads_tool_signatures = True
 
     async def request_in(
-        self, request: dict[str, Any], provider: ProviderInfo, ctx: Context
-    ) -> tuple[dict[str, Any], UpstreamOptions]:
+        self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context
+    ) -> tuple[ProviderBody, UpstreamOptions]:
         model = request.get("model") or ctx.model
         body = build_request(
             request,
@@ -47,8 +48,8 @@ class Gemini(Transformer):
         url = gemini_url(provider.api_base_url, model, request.get("stream") is True)
         return body, UpstreamOptions(url=url, headers={"x-goog-api-key": provider.api_key, "Authorization": None})
 
-    def stream_out(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+    def stream_out(self, chunks: AsyncIterator[ProviderChunk], ctx: Context) -> AsyncIterator[UnifiedChunk]:
         return gemini_stream_to_unified(chunks, ctx)
 
-    def json_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    def json_out(self, body: ProviderBody, ctx: Context) -> UnifiedCompletion:
         return gemini_json_to_unified(body, ctx)

@@ -2,13 +2,15 @@
 shared by `gemini` and `vertex-gemini`.
 
 Thought signatures: Gemini 3 rejects a replayed model turn whose function call lost the
-`thoughtSignature` it came with. The response side hands each signature to the client as the
-thinking-block signature, tagged with its source (`shared/signatures.py`, `tag`: `ccr_gemini::<sig>`); the
-client replays the thinking block, and `_model_parts` puts the signature back where Gemini wants
-it (the first functionCall of the turn, else the last text part). Signatures without the gemini
-tag came from elsewhere (Anthropic, synthesized `ccr_…`) and would be rejected as corrupt, so they
-are dropped; Gemini 3 function calls left without one get Google's documented validator-skip
-sentinel instead.
+`thoughtSignature` it came with. The response side hands a signature to the client either as the
+signature of the thinking block it closed, tagged with its source (`shared/signatures.py`, `tag`:
+`ccr_gemini::<sig>`), or, when no thinking block took it, with its tool call
+(`shared/tool_signatures.py`: inside the tool_use id, back here as the call's `extra_content`).
+`_model_parts` puts each back where Gemini wants it: a call's own signature on its functionCall;
+the thinking block's on the first functionCall when that has none, else on the last text part.
+Signatures without the gemini tag came from elsewhere (Anthropic, synthesized `ccr_…`) and would
+be rejected as corrupt, so they are dropped; Gemini 3 function calls left without one get
+Google's documented validator-skip sentinel instead.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import re
 from typing import Any
 
 from ....jsonutil import dumps
+from ....shapes.unified import ToolCall, UnifiedMessage, UnifiedRequest
 from ...shared.json_args import parse_arguments
 from ...shared.signatures import tag, untag
+from ...shared.tool_signatures import signature_of
 from .schema import function_parameters
 
 SIGNATURE_SOURCE = "gemini"
@@ -46,11 +50,11 @@ def gemini_signature(signature: Any) -> str | None:
 
 def is_gemini3(model: str | None) -> bool:
     match = _GEMINI_VERSION.search(model or "")
-    return bool(match) and int(match.group(1)) >= 3
+    return match is not None and int(match.group(1)) >= 3
 
 
 def build_request(
-    request: dict[str, Any],
+    request: UnifiedRequest,
     model: str,
     *,
     include_ids: bool = True,
@@ -150,7 +154,7 @@ def _media_part(url: str, media_type: Any) -> dict[str, Any] | None:
     return None
 
 
-def _model_parts(message: dict[str, Any], gemini3: bool, include_ids: bool) -> list[dict[str, Any]]:
+def _model_parts(message: UnifiedMessage, gemini3: bool, include_ids: bool) -> list[dict[str, Any]]:
     parts = _user_parts(message.get("content"))
     parts = [p for p in parts if "text" in p]  # a model turn holds no media
     thinking = message.get("thinking")
@@ -164,17 +168,20 @@ def _model_parts(message: dict[str, Any], gemini3: bool, include_ids: bool) -> l
         function_call: dict[str, Any] = {"name": function.get("name") or "", "args": args if args is not None else {}}
         if include_ids and call.get("id"):
             function_call = {"id": call["id"], **function_call}
-        calls.append({"functionCall": function_call})
-    if calls:
-        # The signature belongs to the first function call of the step (parallel calls carry one).
-        if signature or gemini3:
-            calls[0] = {**calls[0], "thoughtSignature": signature or SKIP_SIGNATURE}
+        part: dict[str, Any] = {"functionCall": function_call}
+        own = signature_of(call)
+        if own:
+            part["thoughtSignature"] = own
+        calls.append(part)
+    if calls and "thoughtSignature" not in calls[0] and (signature or gemini3):
+        # The step's signature belongs to its first function call (parallel calls carry one).
+        calls[0] = {**calls[0], "thoughtSignature": signature or SKIP_SIGNATURE}
     elif signature and parts:
         parts[-1] = {**parts[-1], "thoughtSignature": signature}
     return parts + calls
 
 
-def _function_response(call: dict[str, Any], result: dict[str, Any] | None, include_ids: bool) -> dict[str, Any]:
+def _function_response(call: ToolCall, result: UnifiedMessage | None, include_ids: bool) -> dict[str, Any]:
     response: dict[str, Any] = {"name": (call.get("function") or {}).get("name") or ""}
     if include_ids and call.get("id"):
         response["id"] = call["id"]
@@ -238,7 +245,7 @@ def _tool_config(choice: Any) -> dict[str, Any] | None:
     return None
 
 
-def _generation_config(request: dict[str, Any], model: str, cap: int) -> dict[str, Any]:
+def _generation_config(request: UnifiedRequest, model: str, cap: int) -> dict[str, Any]:
     config: dict[str, Any] = {}
     max_tokens = request.get("max_tokens") or request.get("max_completion_tokens")
     if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) and max_tokens > 0:

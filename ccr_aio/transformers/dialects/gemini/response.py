@@ -2,29 +2,45 @@
 (with the [FIX]es).
 
 Thinking follows the thinking protocol (docs/architecture.md): thought parts stream as
-`delta.thinking.content`, and the first `thoughtSignature` (tagged, see `request.py`) ends the
-block. On Gemini 3 the signature arrives with the answer, after the thoughts, so answer text that
-comes first is held back until it does (otherwise the client would close the thinking block with a
-made-up signature and the real one could never be replayed). A finish always yields its own chunk
-with the usage.
+`delta.thinking.content`, and the first `thoughtSignature` after them (tagged, see `request.py`)
+ends the block. On Gemini 3 the signature arrives with the answer, after the thoughts, so answer
+text that comes first is held back until it does (otherwise the client would close the thinking
+block with a made-up signature and the real one could never be replayed). A signature that no
+open thinking block takes stays on its functionCall (`shared/tool_signatures.py`), and one on a
+text part is dropped: Gemini does not require those back, and a thinking block made up to carry
+it would show the user text the model never wrote. A finish always yields its own chunk with
+the usage.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from ....errors import ApiError
 from ....jsonutil import dumps
+from ....shapes.unified import (
+    Annotation,
+    Delta,
+    ProviderBody,
+    ProviderChunk,
+    Thinking,
+    ToolCall,
+    UnifiedChunk,
+    UnifiedCompletion,
+    UnifiedError,
+    UnifiedMessage,
+    Usage,
+)
 from ...base import Context
 from ...shared.chunks import new_chunk, new_completion, run_converter
+from ...shared.tool_signatures import with_signature
 from .request import is_gemini3, mark_signature
 
 _FILTERED = frozenset(
     {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT"}
 )
-NO_CONTENT = "(no content)"
 
 
 def finish_reason(reason: Any, had_tools: bool) -> str | None:
@@ -39,7 +55,7 @@ def finish_reason(reason: Any, had_tools: bool) -> str | None:
     return reason.lower()
 
 
-def unified_usage(meta: Any) -> dict[str, Any]:
+def unified_usage(meta: Any) -> Usage:
     """usageMetadata -> unified usage. Thought tokens count as output, as Anthropic and OpenAI
     count them (the reference left them out of completion_tokens)."""
     meta = meta if isinstance(meta, dict) else {}
@@ -55,7 +71,7 @@ def unified_usage(meta: Any) -> dict[str, Any]:
     }
 
 
-def gemini_error(error: Any) -> dict[str, Any]:
+def gemini_error(error: Any) -> UnifiedError:
     """A Gemini `{code, message, status}` error -> the unified error object (numeric `code`
     picks the Anthropic error type downstream; Gemini's string `status` would not)."""
     if not isinstance(error, dict):
@@ -67,8 +83,10 @@ def gemini_error(error: Any) -> dict[str, Any]:
     return {"message": message, "code": code if isinstance(code, int) else 500}
 
 
-def _blocked(body: dict[str, Any]) -> dict[str, Any]:
-    feedback = body.get("promptFeedback") if isinstance(body.get("promptFeedback"), dict) else {}
+def _blocked(body: Mapping[str, Any]) -> UnifiedError:
+    feedback = body.get("promptFeedback")
+    if not isinstance(feedback, dict):
+        feedback = {}
     reason = feedback.get("blockReason")
     if reason:
         message = f"Gemini blocked the prompt ({reason})"
@@ -78,18 +96,20 @@ def _blocked(body: dict[str, Any]) -> dict[str, Any]:
     return {"message": f"Gemini returned no candidates: {dumps(body)[:500]}", "code": 502}
 
 
-def annotations(grounding: Any) -> list[dict[str, Any]]:
+def grounding_annotations(grounding: Any) -> list[Annotation]:
     """groundingMetadata -> url_citation annotations."""
     if not isinstance(grounding, dict):
         return []
     supports = [s for s in grounding.get("groundingSupports") or () if isinstance(s, dict)]
-    result = []
+    result: list[Annotation] = []
     for index, chunk in enumerate(grounding.get("groundingChunks") or ()):
         web = chunk.get("web") if isinstance(chunk, dict) else None
         if not isinstance(web, dict):
             continue
         support = next((s for s in supports if index in (s.get("groundingChunkIndices") or ())), None)
-        segment = support.get("segment") if support and isinstance(support.get("segment"), dict) else {}
+        segment = support.get("segment") if support else None
+        if not isinstance(segment, dict):
+            segment = {}
         result.append(
             {
                 "type": "url_citation",
@@ -111,46 +131,52 @@ def _parts(candidate: dict[str, Any]) -> list[dict[str, Any]]:
     return [p for p in parts if isinstance(p, dict)] if isinstance(parts, list) else []
 
 
-def _signature(parts: list[dict[str, Any]]) -> str | None:
-    return next((p["thoughtSignature"] for p in parts if p.get("thoughtSignature")), None)
+def _signed_part(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((p for p in parts if p.get("thoughtSignature")), None)
 
 
-def _tool_call(call: dict[str, Any], tool_id: str) -> dict[str, Any]:
+def _tool_call(part: dict[str, Any], tool_id: str, taken: dict[str, Any] | None) -> ToolCall:
+    """The unified call of a functionCall part, with the part's signature unless a thinking
+    block already took it (`taken` is the part whose signature closed one)."""
+    call = part["functionCall"]
     args = call.get("args")
-    return {
+    tool: ToolCall = {
         "id": call.get("id") or tool_id,
         "type": "function",
         "function": {"name": call.get("name") or "", "arguments": dumps(args if isinstance(args, dict) else {})},
     }
+    return tool if part is taken else with_signature(tool, part.get("thoughtSignature"))
 
 
-def gemini_json_to_unified(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+def gemini_json_to_unified(body: ProviderBody, ctx: Context) -> UnifiedCompletion:
     if body.get("error") is not None:
         error = gemini_error(body["error"])
-        raise ApiError(error["code"] if 400 <= error["code"] < 600 else 502, error["message"])
+        code = error.get("code")  # an int, from gemini_error
+        raise ApiError(code if isinstance(code, int) and 400 <= code < 600 else 502, error.get("message") or "")
     candidates = body.get("candidates")
     candidate = candidates[0] if isinstance(candidates, list) and candidates else None
     if not isinstance(candidate, dict):
         error = _blocked(body)
-        raise ApiError(error["code"], error["message"])
+        code = error.get("code")  # an int, from _blocked
+        raise ApiError(code if isinstance(code, int) else 502, error.get("message") or "")
     parts = _parts(candidate)
     thinking_text = "".join(p.get("text") or "" for p in parts if p.get("thought"))
     text = "\n".join(p["text"] for p in parts if not p.get("thought") and isinstance(p.get("text"), str) and p["text"])
+    message: UnifiedMessage = {"role": "assistant", "content": text}
+    signed = _signed_part(parts) if thinking_text else None
+    if thinking_text:
+        thinking: Thinking = {"content": thinking_text}
+        if signed is not None:
+            thinking["signature"] = mark_signature(signed["thoughtSignature"])
+        message["thinking"] = thinking
     calls = [
-        _tool_call(p["functionCall"], ctx.new_id("tool_"))
+        _tool_call(p, ctx.new_id("tool_"), signed)
         for p in parts
         if not p.get("thought") and isinstance(p.get("functionCall"), dict)
     ]
-    message: dict[str, Any] = {"role": "assistant", "content": text}
-    signature = _signature(parts)
-    if thinking_text or signature:
-        thinking: dict[str, Any] = {"content": thinking_text or NO_CONTENT}
-        if signature:
-            thinking["signature"] = mark_signature(signature)
-        message["thinking"] = thinking
     if calls:
         message["tool_calls"] = calls
-    cited = annotations(candidate.get("groundingMetadata"))
+    cited = grounding_annotations(candidate.get("groundingMetadata"))
     if cited:
         message["annotations"] = cited
     return new_completion(
@@ -177,10 +203,10 @@ class _Stream:
         self.pending: list[str] = []  # Gemini 3 answer text waiting for the signature
         self.tool_index = -1
         self.cited = False
-        self.usage: dict[str, Any] | None = None  # last usage not yet sent
-        self.out: list[dict[str, Any]] = []
+        self.usage: Usage | None = None  # last usage not yet sent
+        self.out: list[UnifiedChunk] = []
 
-    def emit(self, delta: dict[str, Any], finish: str | None = None, usage: dict[str, Any] | None = None) -> None:
+    def emit(self, delta: Delta, finish: str | None = None, usage: Usage | None = None) -> None:
         self.out.append(new_chunk(self.id, self.created, self.model, delta, finish, usage))
 
     def flush_pending(self) -> None:
@@ -188,7 +214,7 @@ class _Stream:
             self.emit({"role": "assistant", "content": "".join(self.pending)})
             self.pending = []
 
-    def feed(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
+    def feed(self, chunk: ProviderChunk) -> list[UnifiedChunk]:
         self.out = []
         if chunk.get("error") is not None:
             self.flush_pending()
@@ -217,12 +243,11 @@ class _Stream:
                 self.signed = False  # thoughts after a signed block start a new block
                 self.has_thinking = True
                 self.emit({"role": "assistant", "content": None, "thinking": {"content": part["text"]}})
-        signature = _signature(parts)
-        if signature and not self.signed:
-            if not self.has_thinking:  # a signature needs a thinking block to travel in
-                self.emit({"role": "assistant", "content": None, "thinking": {"content": NO_CONTENT}})
-            self.emit({"role": "assistant", "content": None, "thinking": {"signature": mark_signature(signature)}})
-            self.signed = self.has_thinking = True
+        signed = _signed_part(parts) if self.has_thinking and not self.signed else None
+        if signed is not None:
+            signature = mark_signature(signed["thoughtSignature"])
+            self.emit({"role": "assistant", "content": None, "thinking": {"signature": signature}})
+            self.signed = True
             self.flush_pending()
         text = "\n".join(
             p["text"] for p in parts if not p.get("thought") and isinstance(p.get("text"), str) and p["text"]
@@ -234,21 +259,20 @@ class _Stream:
             else:  # Gemini 2.5 signs function calls only: close the block now
                 self.emit({"role": "assistant", "content": None, "thinking": {"signature": self.ctx.new_id("ccr_")}})
                 self.signed = True
-        delta: dict[str, Any] = {}
+        delta: Delta = {}
         if text:
             delta = {"role": "assistant", "content": text}
-        cited = [] if self.cited else annotations(candidate.get("groundingMetadata"))
+        cited = [] if self.cited else grounding_annotations(candidate.get("groundingMetadata"))
         if cited:
             self.cited = True
             delta["annotations"] = cited
         if delta:
             self.emit(delta)
         for part in parts:
-            call = part.get("functionCall")
-            if isinstance(call, dict) and not part.get("thought"):
+            if isinstance(part.get("functionCall"), dict) and not part.get("thought"):
                 self.flush_pending()
                 self.tool_index += 1
-                tool = _tool_call(call, self.ctx.new_id("ccr_tool_"))
+                tool = _tool_call(part, self.ctx.new_id("ccr_tool_"), signed)
                 self.emit({"role": "assistant", "tool_calls": [{**tool, "index": self.tool_index}]})
         reason = candidate.get("finishReason")
         if reason:
@@ -256,7 +280,7 @@ class _Stream:
             self.emit({}, finish_reason(reason, self.tool_index >= 0), self.usage)
             self.usage = None
 
-    def end(self) -> list[dict[str, Any]]:
+    def end(self) -> list[UnifiedChunk]:
         self.out = []
         self.flush_pending()
         if self.usage is not None:
@@ -264,6 +288,6 @@ class _Stream:
         return self.out
 
 
-def gemini_stream_to_unified(chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+def gemini_stream_to_unified(chunks: AsyncIterator[ProviderChunk], ctx: Context) -> AsyncIterator[UnifiedChunk]:
     stream = _Stream(ctx)
     return run_converter(chunks, stream.feed, stream.end)

@@ -120,10 +120,10 @@ def _convert(schema: dict[str, Any], root: dict[str, Any], depth: int, refs: tup
         nullable, kind = True, None
     gemini_type = _TYPES.get(kind) if isinstance(kind, str) else None
 
-    variants = schema.get("anyOf") or schema.get("oneOf")
-    if isinstance(variants, list) and variants:
-        non_null = [v for v in variants if not (isinstance(v, dict) and v.get("type") == "null")]
-        nullable = nullable or len(non_null) < len(variants)
+    alternatives = schema.get("anyOf") or schema.get("oneOf")
+    if isinstance(alternatives, list) and alternatives:
+        non_null = [v for v in alternatives if not (isinstance(v, dict) and v.get("type") == "null")]
+        nullable = nullable or len(non_null) < len(alternatives)
         if len(non_null) == 1 and isinstance(non_null[0], dict):
             # {anyOf:[X, {type:null}]}: X itself, nullable; the outer description wins.
             inner = _convert(non_null[0], root, depth + 1, refs)

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ....google_auth import GoogleAuth, vertex_location, vertex_project, vertex_url
+from ....shapes.unified import ProviderBody, ProviderChunk, UnifiedChunk, UnifiedCompletion, UnifiedRequest
 from ...base import Context, ProviderInfo, Transformer, UpstreamOptions, builtin
 from .request import build_request
 from .response import gemini_json_to_unified, gemini_stream_to_unified
@@ -21,16 +22,17 @@ from .response import gemini_json_to_unified, gemini_stream_to_unified
 @builtin
 class VertexGemini(Transformer):
     name = "vertex-gemini"
+    reads_tool_signatures = True
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         super().__init__(options)
-        self.auth = GoogleAuth(self.options)  # token cache shared by this chain entry's requests
+        self.google_auth = GoogleAuth(self.options)  # token cache shared by this chain entry's requests
 
     async def request_in(
-        self, request: dict[str, Any], provider: ProviderInfo, ctx: Context
-    ) -> tuple[dict[str, Any], UpstreamOptions]:
+        self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context
+    ) -> tuple[ProviderBody, UpstreamOptions]:
         model = request.get("model") or ctx.model
-        project = await vertex_project(self.auth, self.options)
+        project = await vertex_project(self.google_auth, self.options)
         stream = request.get("stream") is True
         url = vertex_url(
             provider.api_base_url,
@@ -50,11 +52,11 @@ class VertexGemini(Transformer):
             json_schema=bool(self.options.get("parametersJsonSchema")),
             max_output_tokens=self.options.get("max_output_tokens"),
         )
-        token = await self.auth.token()
+        token = await self.google_auth.token()
         return body, UpstreamOptions(url=url, headers={"Authorization": f"Bearer {token}", "x-goog-api-key": None})
 
-    def stream_out(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+    def stream_out(self, chunks: AsyncIterator[ProviderChunk], ctx: Context) -> AsyncIterator[UnifiedChunk]:
         return gemini_stream_to_unified(chunks, ctx)
 
-    def json_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    def json_out(self, body: ProviderBody, ctx: Context) -> UnifiedCompletion:
         return gemini_json_to_unified(body, ctx)

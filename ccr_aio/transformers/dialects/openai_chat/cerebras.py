@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ....shapes.unified import ProviderBody, UnifiedRequest
 from ...base import Context, ProviderInfo, Transformer, UpstreamOptions, builtin
 from ...reasoning.thinking import replay_reasoning
 
@@ -18,15 +19,15 @@ class Cerebras(Transformer):
     name = "cerebras"
 
     async def request_in(
-        self, request: dict[str, Any], provider: ProviderInfo, ctx: Context
-    ) -> tuple[dict[str, Any], UpstreamOptions]:
+        self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context
+    ) -> tuple[ProviderBody, UpstreamOptions]:
         had_reasoning = "reasoning" in request
-        request = {key: value for key, value in request.items() if key != "reasoning"}
+        body: dict[str, Any] = {key: value for key, value in request.items() if key != "reasoning"}
         if not had_reasoning:
-            request["disable_reasoning"] = False
-        if isinstance(request.get("messages"), list):
-            request["messages"] = replay_reasoning(request["messages"], None)
+            body["disable_reasoning"] = False
+        if isinstance(body.get("messages"), list):
+            body["messages"] = replay_reasoning(body["messages"], None)
         headers: dict[str, str | None] = {"Content-Type": "application/json"}
         if provider.api_key:
             headers["Authorization"] = f"Bearer {provider.api_key}"
-        return request, UpstreamOptions(headers=headers)
+        return body, UpstreamOptions(headers=headers)

@@ -8,8 +8,8 @@ assistant turn lacks the field, so turns without reasoning get an empty one. Res
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
+from ....shapes.unified import ProviderBody, UnifiedChunk, UnifiedCompletion, UnifiedRequest
 from ...base import Context, ProviderInfo, Transformer, builtin
 from ...reasoning.thinking import (
     ReasoningFields,
@@ -28,8 +28,8 @@ MAX_TOKENS = 8192
 class DeepSeek(Transformer):
     name = "deepseek"
 
-    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
-        request = dict(request)
+    async def request_in(self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context) -> ProviderBody:
+        request = request.copy()
         limit = self.options.get("max_tokens", MAX_TOKENS)  # beyond the spec: deepseek-reasoner allows more
         max_tokens = request.get("max_tokens")
         if isinstance(max_tokens, int) and isinstance(limit, int) and max_tokens > limit:
@@ -39,8 +39,8 @@ class DeepSeek(Transformer):
             request["messages"] = replay_reasoning(request["messages"], "reasoning_content", placeholder)
         return request
 
-    def stream_out(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+    def stream_out(self, chunks: AsyncIterator[UnifiedChunk], ctx: Context) -> AsyncIterator[UnifiedChunk]:
         return reasoning_stream(chunks, FIELDS, ctx)
 
-    def json_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    def json_out(self, body: UnifiedCompletion, ctx: Context) -> UnifiedCompletion:
         return message_reasoning(body, FIELDS, ctx)

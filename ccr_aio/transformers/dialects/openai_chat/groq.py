@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ....shapes.unified import ProviderBody, UnifiedChunk, UnifiedCompletion, UnifiedRequest
 from ...base import Context, ProviderInfo, Transformer, builtin
 from ...reasoning.thinking import (
     ReasoningFields,
@@ -45,21 +46,22 @@ def clean_tool(tool: Any) -> Any:
 class Groq(Transformer):
     name = "groq"
 
-    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
-        request = {key: value for key, value in request.items() if key != "reasoning"}
+    async def request_in(self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context) -> ProviderBody:
+        request = request.copy()
+        request.pop("reasoning", None)
         if isinstance(request.get("messages"), list):
             request["messages"] = replay_reasoning(clean_messages(request["messages"], strip_cache=True), None)
         if isinstance(request.get("tools"), list):
             request["tools"] = [clean_tool(tool) for tool in request["tools"]]
         return request
 
-    async def stream_out(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+    async def stream_out(self, chunks: AsyncIterator[UnifiedChunk], ctx: Context) -> AsyncIterator[UnifiedChunk]:
         reasoning = ReasoningStream(FIELDS, ctx)
         tool_ids = ToolIds(ctx, replace_all=True)
         async for chunk in chunks:
             delta = first_delta(chunk)
             calls = delta.get("tool_calls") if delta is not None else None
-            if calls and isinstance(calls, list):
+            if delta is not None and calls and isinstance(calls, list):
                 fixed = tool_ids.fix(calls)
                 if fixed is not None:
                     chunk = with_delta(chunk, {**delta, "tool_calls": fixed})
@@ -68,5 +70,5 @@ class Groq(Transformer):
         for out in reasoning.end():
             yield out
 
-    def json_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    def json_out(self, body: UnifiedCompletion, ctx: Context) -> UnifiedCompletion:
         return message_reasoning(body, FIELDS, ctx)

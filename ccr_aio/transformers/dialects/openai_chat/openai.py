@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ...base import Transformer, builtin
 
 
@@ -13,6 +15,6 @@ class OpenAI(Transformer):
     name = "OpenAI"
     endpoint = "/v1/chat/completions"
 
-    def __init__(self, options: dict | None = None) -> None:
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
         super().__init__(options)
-        self.keeps_cache_control = bool(self.options.get("cache_control"))  # type: ignore[misc]
+        self.keeps_cache_control = bool(self.options.get("cache_control"))

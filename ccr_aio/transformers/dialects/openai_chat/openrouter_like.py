@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ....errors import ApiError
+from ....shapes.unified import ProviderBody, UnifiedChunk, UnifiedCompletion, UnifiedRequest
 from ...base import Context, ProviderInfo, Transformer
 from ...reasoning.thinking import ReasoningFields, ReasoningStream, message_reasoning, with_delta
 from ...shared import signatures
@@ -30,14 +31,14 @@ class OpenRouterLike(Transformer):
         super().__init__(options)
         self.fields = ReasoningFields(keys=("reasoning",), details=True, source=self.name)
 
-    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
-        request = dict(request)
-        claude = "claude" in str(request.get("model") or "").lower()
-        if isinstance(request.get("messages"), list):
-            messages = clean_messages(request["messages"], strip_cache=not claude)
-            request["messages"] = [self.replay(message, claude) for message in messages]
-        request.update(self.options)  # Object.assign(request, options)
-        return request
+    async def request_in(self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context) -> ProviderBody:
+        body: dict[str, Any] = dict(request)
+        claude = "claude" in str(body.get("model") or "").lower()
+        if isinstance(body.get("messages"), list):
+            messages = clean_messages(body["messages"], strip_cache=not claude)
+            body["messages"] = [self.replay(message, claude) for message in messages]
+        body.update(self.options)  # Object.assign(request, options)
+        return body
 
     def replay(self, message: Any, claude: bool) -> Any:
         """Assistant `thinking` -> OpenRouter's reasoning fields. A signature goes back only when
@@ -61,7 +62,7 @@ class OpenRouterLike(Transformer):
             message["reasoning"] = content
         return message
 
-    async def stream_out(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+    async def stream_out(self, chunks: AsyncIterator[UnifiedChunk], ctx: Context) -> AsyncIterator[UnifiedChunk]:
         reasoning = ReasoningStream(self.fields, ctx)
         tool_ids = ToolIds(ctx)
         has_tool_call = False
@@ -75,7 +76,7 @@ class OpenRouterLike(Transformer):
                     yield {"error": error if isinstance(error, dict) else {"message": "Provider returned an error"}}
                 delta = choice.get("delta")
                 calls = delta.get("tool_calls") if isinstance(delta, dict) else None
-                if calls and isinstance(calls, list):
+                if isinstance(delta, dict) and calls and isinstance(calls, list):
                     has_tool_call = True
                     fixed = tool_ids.fix(calls)
                     if fixed is not None:
@@ -88,7 +89,7 @@ class OpenRouterLike(Transformer):
         for out in reasoning.end():
             yield out
 
-    def json_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    def json_out(self, body: UnifiedCompletion, ctx: Context) -> UnifiedCompletion:
         body = message_reasoning(body, self.fields, ctx)
         choices = body.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
@@ -96,11 +97,11 @@ class OpenRouterLike(Transformer):
         choice = choices[0]
         if choice.get("finish_reason") == "error":
             error = choice.get("error")
-            message = error.get("message") if isinstance(error, dict) else None
-            raise ApiError(502, f"Provider error: {message or 'finish_reason error'}")
+            reason = error.get("message") if isinstance(error, dict) else None
+            raise ApiError(502, f"Provider error: {reason or 'finish_reason error'}")
         message = choice.get("message")
         calls = message.get("tool_calls") if isinstance(message, dict) else None
         fixed = ToolIds(ctx).fix(calls) if calls and isinstance(calls, list) else None
-        if fixed is None:
+        if fixed is None or not isinstance(message, dict):
             return body
         return {**body, "choices": [{**choice, "message": {**message, "tool_calls": fixed}}, *choices[1:]]}

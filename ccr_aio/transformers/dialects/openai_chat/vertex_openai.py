@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ....google_auth import GoogleAuth
+from ....shapes.unified import ProviderBody, UnifiedRequest
 from ...base import Context, ProviderInfo, Transformer, UpstreamOptions, builtin
 
 
@@ -21,10 +22,10 @@ class VertexOpenAI(Transformer):
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         super().__init__(options)
         # Missing credentials are a config error at start-up, not a failure on the first request.
-        self.auth = GoogleAuth.require_inline(self.options, self.name)
+        self.google_auth = GoogleAuth.require_inline(self.options, self.name)
 
     async def request_in(
-        self, request: dict[str, Any], provider: ProviderInfo, ctx: Context
-    ) -> tuple[dict[str, Any], UpstreamOptions]:
-        token = await self.auth.token()
+        self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context
+    ) -> tuple[ProviderBody, UpstreamOptions]:
+        token = await self.google_auth.token()
         return request, UpstreamOptions(headers={"Authorization": f"Bearer {token}"})

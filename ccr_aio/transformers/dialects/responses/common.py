@@ -13,7 +13,10 @@ is never replayed: it only resolves with `store` on and with the item that follo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from ....shapes.unified import Annotation, UnifiedError, Usage
 
 from ...shared import signatures
 
@@ -42,7 +45,7 @@ def _source(provider: str) -> str:
     return f"openai-responses/{provider}"
 
 
-def reasoning_signature(item: dict[str, Any], provider: str) -> str | None:
+def reasoning_signature(item: Mapping[str, Any], provider: str) -> str | None:
     """The signature for a finished reasoning item: encrypted content for this provider, else its id."""
     encrypted = item.get("encrypted_content")
     if isinstance(encrypted, str) and encrypted:
@@ -57,13 +60,13 @@ def encrypted_reasoning(signature: Any, provider: str) -> str | None:
     return own[0] if own is not None and own[1] == _ENCRYPTED else None
 
 
-def unified_usage(usage: Any) -> dict[str, Any] | None:
+def unified_usage(usage: Any) -> Usage | None:
     """Responses usage -> unified (OpenAI chat) usage."""
     if not isinstance(usage, dict):
         return None
     prompt = usage.get("input_tokens") or 0
     completion = usage.get("output_tokens") or 0
-    result: dict[str, Any] = {
+    result: Usage = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": usage.get("total_tokens") or prompt + completion,
@@ -77,7 +80,7 @@ def unified_usage(usage: Any) -> dict[str, Any] | None:
     return result
 
 
-def error_status(error: dict[str, Any]) -> int:
+def error_status(error: Mapping[str, Any]) -> int:
     for key in ("status", "code", "type"):
         value = error.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and 400 <= value < 600:
@@ -90,7 +93,7 @@ def error_status(error: dict[str, Any]) -> int:
     return 500
 
 
-def unified_error(error: Any, fallback: str) -> dict[str, Any]:
+def unified_error(error: Any, fallback: str) -> UnifiedError:
     """An upstream error object (from `error` or `response.failed`) -> the unified error body,
     whose `status` the Anthropic side turns into the error type."""
     if not isinstance(error, dict):
@@ -98,19 +101,19 @@ def unified_error(error: Any, fallback: str) -> dict[str, Any]:
     message = error.get("message")
     if not isinstance(message, str) or not message:
         message = fallback
-    body: dict[str, Any] = {"message": message, "type": "api_error", "status": error_status(error)}
+    body: UnifiedError = {"message": message, "type": "api_error", "status": error_status(error)}
     if error.get("code") is not None:
         body["code"] = error["code"]
     return body
 
 
-def finish_for_incomplete(response: dict[str, Any]) -> str:
+def finish_for_incomplete(response: Mapping[str, Any]) -> str:
     details = response.get("incomplete_details")
     reason = details.get("reason") if isinstance(details, dict) else None
     return "content_filter" if reason == "content_filter" else "length"
 
 
-def url_citation(annotation: Any) -> dict[str, Any] | None:
+def url_citation(annotation: Any) -> Annotation | None:
     """A Responses `url_citation` annotation -> the unified annotation; others are dropped."""
     if not isinstance(annotation, dict) or annotation.get("type") != "url_citation":
         return None
@@ -126,7 +129,7 @@ def url_citation(annotation: Any) -> dict[str, Any] | None:
     }
 
 
-def reasoning_text(item: dict[str, Any]) -> str:
+def reasoning_text(item: Mapping[str, Any]) -> str:
     """The readable text of a reasoning item: its summary parts, else its raw reasoning text
     (open-weight models served over the Responses API send that instead)."""
     for key, kind in (("summary", "summary_text"), ("content", "reasoning_text")):

@@ -11,8 +11,8 @@ with their own indices, so allowing parallel calls is safe when the model handle
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
+from ....shapes.unified import ProviderBody, ProviderChunk, UnifiedChunk, UnifiedCompletion, UnifiedRequest
 from ...base import Context, ProviderInfo, Transformer, builtin
 from .request import unified_to_responses
 from .response import responses_to_unified
@@ -23,11 +23,11 @@ from .stream import responses_to_unified_stream
 class OpenAIResponses(Transformer):
     name = "openai-responses"
 
-    async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
+    async def request_in(self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context) -> ProviderBody:
         return unified_to_responses(request, provider.name, bool(self.options.get("parallel_tool_calls")))
 
-    def stream_out(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+    def stream_out(self, chunks: AsyncIterator[ProviderChunk], ctx: Context) -> AsyncIterator[UnifiedChunk]:
         return responses_to_unified_stream(chunks, ctx)
 
-    def json_out(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    def json_out(self, body: ProviderBody, ctx: Context) -> UnifiedCompletion:
         return responses_to_unified(body, ctx)

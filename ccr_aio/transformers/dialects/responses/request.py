@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ....jsonutil import dumps
+from ....shapes.unified import UnifiedRequest
 from .common import encrypted_reasoning
 
 # Chat-only keys the Responses API rejects, and keys rebuilt below. `temperature` is dropped as
@@ -23,9 +24,9 @@ _MIN_OUTPUT_TOKENS = 16  # the API rejects smaller max_output_tokens (Claude Cod
 _ENCRYPTED_REASONING = "reasoning.encrypted_content"
 
 
-def unified_to_responses(body: dict[str, Any], provider: str, parallel_tool_calls: bool = False) -> dict[str, Any]:
+def unified_to_responses(body: UnifiedRequest, provider: str, parallel_tool_calls: bool = False) -> dict[str, Any]:
     """Convert a unified request into a Responses API request (a new dict)."""
-    result = {key: value for key, value in body.items() if key not in _NOT_COPIED}
+    result: dict[str, Any] = {key: value for key, value in body.items() if key not in _NOT_COPIED}
     max_tokens = body.get("max_tokens", body.get("max_completion_tokens"))
     if isinstance(max_tokens, int) and not isinstance(max_tokens, bool):
         result["max_output_tokens"] = max(max_tokens, _MIN_OUTPUT_TOKENS)  # [FIX]: mapped, not deleted
@@ -171,7 +172,9 @@ def _assistant_items(message: dict[str, Any], provider: str, items: list[dict[st
         if item is not None:
             out.append(item)
     for call in calls:
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        function = call.get("function")
+        if not isinstance(function, dict):
+            function = {}
         arguments = function.get("arguments")
         if not isinstance(arguments, str):
             arguments = dumps(arguments if arguments is not None else {})
@@ -209,7 +212,9 @@ def convert_tools(tools: Any) -> tuple[list[dict[str, Any]], bool]:
         if tool.get("type") != "function":
             out.append(tool)  # already a Responses tool
             continue
-        function = tool.get("function") if isinstance(tool.get("function"), dict) else {}
+        function = tool.get("function")
+        if not isinstance(function, dict):
+            function = {}
         name = function.get("name") or ""
         server = tool.get("server_tool_type")
         if name == "web_search" or (isinstance(server, str) and server.startswith("web_search")):

@@ -8,9 +8,18 @@ Fixes over the reference: every function call is kept, reasoning items become `t
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from ....errors import ApiError
+from ....shapes.unified import (
+    Annotation,
+    ContentPart,
+    ImageUrl,
+    ProviderBody,
+    ToolCall,
+    UnifiedCompletion,
+    UnifiedMessage,
+)
 from ...base import Context
 from ...shared import signatures
 from ...shared.chunks import new_completion
@@ -25,21 +34,23 @@ from .common import (
 )
 
 
-def responses_to_unified(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+def responses_to_unified(body: ProviderBody, ctx: Context) -> UnifiedCompletion:
     """Convert a Responses `response` object; anything else (e.g. an already unified body) is
     returned unchanged."""
     output = body.get("output")
     if body.get("object") != "response" or not isinstance(output, list):
-        return body
+        return cast(UnifiedCompletion, body)
     if body.get("status") == "failed" or body.get("error"):
-        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        error = body.get("error")
+        if not isinstance(error, dict):
+            error = {}
         unified = unified_error(error, "The provider reported a failed response")
         raise ApiError(error_status(error), f"Error from provider({ctx.provider},{ctx.model}): {unified['message']}")
 
     texts: list[str] = []
-    images: list[dict[str, Any]] = []
-    annotations: list[dict[str, Any]] = []
-    tool_calls: list[dict[str, Any]] = []
+    images: list[ContentPart] = []
+    annotations: list[Annotation] = []
+    tool_calls: list[ToolCall] = []
     thoughts: list[str] = []
     signature: str | None = None
     for item in output:
@@ -66,7 +77,7 @@ def responses_to_unified(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
                 signature = signature or reasoning_signature(item, ctx.provider)
 
     text = "\n\n".join(texts)
-    message: dict[str, Any] = {"role": "assistant", "content": text or None}
+    message: UnifiedMessage = {"role": "assistant", "content": text or None}
     if images:
         message["content"] = [{"type": "text", "text": text}, *images]
     if tool_calls:
@@ -90,7 +101,7 @@ def responses_to_unified(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
     )
 
 
-def _message_parts(item: dict[str, Any], images: list[dict[str, Any]], annotations: list[dict[str, Any]]) -> str:
+def _message_parts(item: dict[str, Any], images: list[ContentPart], annotations: list[Annotation]) -> str:
     texts: list[str] = []
     for part in item.get("content") or ():
         if not isinstance(part, dict):
@@ -111,13 +122,13 @@ def _message_parts(item: dict[str, Any], images: list[dict[str, Any]], annotatio
     return "".join(texts)
 
 
-def _image_part(part: dict[str, Any]) -> dict[str, Any] | None:
+def _image_part(part: dict[str, Any]) -> ContentPart | None:
     media_type = part.get("mime_type") or part.get("media_type") or "image/png"
     b64 = part.get("b64_json") or part.get("image_base64")
     url = part.get("image_url") or part.get("url") or (f"data:{media_type};base64,{b64}" if b64 else None)
     if not url:
         return None
-    image: dict[str, Any] = {"url": url}
+    image: ImageUrl = {"url": url}
     if b64:
         image["b64_json"] = b64
     return {"type": "image_url", "image_url": image, "media_type": media_type}

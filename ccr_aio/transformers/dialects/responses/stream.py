@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ....shapes.unified import Delta, ProviderChunk, ToolCall, UnifiedChunk, Usage
+
 from ...base import Context
 from ...shared import signatures
 from ...shared.chunks import new_chunk, run_converter
@@ -48,12 +50,12 @@ class _State:
         self.text_seen: set[Any] = set()  # message items that streamed text
         self.ended = False
 
-    def chunk(self, delta: dict[str, Any], finish: str | None = None, usage: dict | None = None) -> dict[str, Any]:
+    def chunk(self, delta: Delta, finish: str | None = None, usage: Usage | None = None) -> UnifiedChunk:
         return new_chunk(self.id, self.created, self.model, delta, finish, usage)
 
     # -- thinking -------------------------------------------------------------------------
 
-    def thinking(self, event: dict[str, Any], out: list[dict[str, Any]]) -> None:
+    def thinking(self, event: ProviderChunk, out: list[UnifiedChunk]) -> None:
         delta = event.get("delta")
         if not isinstance(delta, str) or not delta:
             return
@@ -69,7 +71,7 @@ class _State:
         self.text_item = None
         out.append(self.chunk({"thinking": {"content": delta}}))
 
-    def sign(self, out: list[dict[str, Any]], item: dict[str, Any] | None = None) -> None:
+    def sign(self, out: list[UnifiedChunk], item: dict[str, Any] | None = None) -> None:
         """End the open thinking block, with the item's signature when the item is known."""
         if self.thinking_item is None:
             return
@@ -80,7 +82,7 @@ class _State:
 
     # -- text and tools -------------------------------------------------------------------
 
-    def text(self, item_id: Any, text: str, out: list[dict[str, Any]]) -> None:
+    def text(self, item_id: Any, text: str, out: list[UnifiedChunk]) -> None:
         if not text:
             return
         self.sign(out)
@@ -90,10 +92,10 @@ class _State:
         self.text_seen.add(item_id)
         out.append(self.chunk({"content": text}))
 
-    def tool(self, event: dict[str, Any]) -> _Tool | None:
+    def tool(self, event: ProviderChunk) -> _Tool | None:
         return self.tools.get(event.get("item_id")) or self.tools.get(("output", event.get("output_index")))
 
-    def start_tool(self, event: dict[str, Any], item: dict[str, Any], out: list[dict[str, Any]]) -> _Tool:
+    def start_tool(self, event: ProviderChunk, item: dict[str, Any], out: list[UnifiedChunk]) -> _Tool:
         self.sign(out)
         self.text_item = None
         tool = _Tool(self.tool_count)
@@ -102,8 +104,10 @@ class _State:
             self.tools[item["id"]] = tool
         if event.get("output_index") is not None:
             self.tools[("output", event["output_index"])] = tool
-        arguments = item.get("arguments") if isinstance(item.get("arguments"), str) else ""
-        call = {
+        arguments = item.get("arguments")
+        if not isinstance(arguments, str):
+            arguments = ""
+        call: ToolCall = {
             "index": tool.index,
             "id": item.get("call_id") or item.get("id") or self.ctx.new_id("call_"),
             "type": "function",
@@ -114,12 +118,12 @@ class _State:
         out.append(self.chunk({"role": "assistant", "tool_calls": [call]}))
         return tool
 
-    def arguments(self, tool: _Tool, fragment: str, out: list[dict[str, Any]]) -> None:
+    def arguments(self, tool: _Tool, fragment: str, out: list[UnifiedChunk]) -> None:
         if fragment:
             tool.sent.append(fragment)
             out.append(self.chunk({"tool_calls": [{"index": tool.index, "function": {"arguments": fragment}}]}))
 
-    def complete_arguments(self, tool: _Tool | None, full: Any, out: list[dict[str, Any]]) -> None:
+    def complete_arguments(self, tool: _Tool | None, full: Any, out: list[UnifiedChunk]) -> None:
         """Servers that send arguments only in `.done` events still get their arguments through."""
         if tool is None or not isinstance(full, str):
             return
@@ -129,8 +133,8 @@ class _State:
 
     # -- events ---------------------------------------------------------------------------
 
-    def event(self, event: dict[str, Any]) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+    def event(self, event: ProviderChunk) -> list[UnifiedChunk]:
+        out: list[UnifiedChunk] = []
         if self.ended:
             return out
         kind = event.get("type")
@@ -174,7 +178,7 @@ class _State:
             self.model = response.get("model") or self.model
             self.created = response.get("created_at") or self.created
 
-    def item_added(self, event: dict[str, Any], out: list[dict[str, Any]]) -> None:
+    def item_added(self, event: ProviderChunk, out: list[UnifiedChunk]) -> None:
         item = event.get("item")
         if not isinstance(item, dict):
             return
@@ -188,7 +192,7 @@ class _State:
             if kind == "message":
                 self.text(item.get("id"), _message_text(item), out)
 
-    def item_done(self, event: dict[str, Any], out: list[dict[str, Any]]) -> None:
+    def item_done(self, event: ProviderChunk, out: list[UnifiedChunk]) -> None:
         item = event.get("item")
         if not isinstance(item, dict):
             return
@@ -201,8 +205,10 @@ class _State:
         elif kind == "message" and item.get("id") not in self.text_seen:
             self.text(item.get("id"), _message_text(item), out)
 
-    def finish(self, event: dict[str, Any], out: list[dict[str, Any]]) -> None:
-        response = event.get("response") if isinstance(event.get("response"), dict) else {}
+    def finish(self, event: ProviderChunk, out: list[UnifiedChunk]) -> None:
+        response = event.get("response")
+        if not isinstance(response, dict):
+            response = {}
         self.response_info(response)
         self.sign(out)
         if event.get("type") == "response.incomplete":
@@ -216,16 +222,18 @@ class _State:
         self.ended = True
         out.append(self.chunk({}, reason, unified_usage(response.get("usage"))))
 
-    def fail(self, event: dict[str, Any], out: list[dict[str, Any]]) -> None:
+    def fail(self, event: ProviderChunk, out: list[UnifiedChunk]) -> None:
         if event.get("type") == "error":
-            error = event.get("error") if isinstance(event.get("error"), dict) else event
+            error = event.get("error")
+            if not isinstance(error, dict):
+                error = event
         else:
-            response = event.get("response") if isinstance(event.get("response"), dict) else {}
-            error = response.get("error")
+            response = event.get("response")
+            error = response.get("error") if isinstance(response, dict) else None
         self.ended = True
         out.append({"error": unified_error(error, "The provider reported a failed response")})
 
-    def end(self) -> list[dict[str, Any]]:
+    def end(self) -> list[UnifiedChunk]:
         if self.ended:
             return []
         message = "The provider's Responses stream ended before response.completed"
@@ -245,7 +253,7 @@ def _message_text(item: dict[str, Any]) -> str:
     return "".join(texts)
 
 
-def responses_to_unified_stream(events: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
+def responses_to_unified_stream(events: AsyncIterator[ProviderChunk], ctx: Context) -> AsyncIterator[UnifiedChunk]:
     """Yield unified chunks for Responses stream events; events after the terminal one are ignored."""
     state = _State(ctx)
     return run_converter(events, state.event, state.end)
