@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("providers", "plugins"),
     ("routing",),
     ("pipeline",),
-    ("state", "buildable"),  # buildable: would a config build into a snapshot
+    ("state",),
     ("agents",),
     ("middlewares", "browser_guard", "routes", "drain"),
     ("app",),

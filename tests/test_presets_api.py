@@ -93,11 +93,13 @@ async def test_url_install_list_detail_apply_delete(api, files):
     answer = await body_of(installed)
     assert answer["success"] is True and answer["presetName"] == "demo"
     preset = answer["preset"]
-    assert (preset["name"], preset["version"], preset["keywords"], preset["installed"]) == ("demo", "1.0.0", ["x"], True)
+    shown = (preset["name"], preset["version"], preset["keywords"], preset["installed"])
+    assert shown == ("demo", "1.0.0", ["x"], True)
     assert preset["needsConfiguration"] is True and "Providers" not in preset
 
     listed = (await body_of(await api.get("/api/presets")))["presets"]
-    assert [(p["id"], p["name"], p["installed"], p["needsConfiguration"]) for p in listed] == [("demo", "demo", True, True)]
+    assert [(p["id"], p["name"], p["installed"], p["needsConfiguration"]) for p in listed] == [
+        ("demo", "demo", True, True)]
 
     view = await body_of(await api.get("/api/presets/demo"))
     assert view["metadata"]["noServer"] is True and view["config"]["Router"] == {"default": "direct,m"}
@@ -145,7 +147,8 @@ async def test_upload_reads_every_part_in_any_order(api, order):
 
 async def test_upload_errors(api, monkeypatch):
     assert "multipart" in await error(await api.post("/api/presets/upload", json={}), 400)
-    assert await error(await api.post("/api/presets/upload", data=multipart([("name", "x")])), 400) == "No file uploaded"
+    no_file = await api.post("/api/presets/upload", data=multipart([("name", "x")]))
+    assert await error(no_file, 400) == "No file uploaded"
     two = multipart([("a", preset_zip()), ("b", preset_zip())])
     assert "one preset file" in await error(await api.post("/api/presets/upload", data=two), 400)
     monkeypatch.setattr(fetch, "MAX_DOWNLOAD_BYTES", 1000)
@@ -220,7 +223,8 @@ async def test_download_failures(api, files, monkeypatch):
     files.routes["/silent"] = silent
     monkeypatch.setattr(fetch, "TIMEOUT_S", 0.3)
     started = time.monotonic()
-    assert "within 0.3 s" in await error(await api.post("/api/presets/install", json={"url": files.url + "/silent"}), 502)
+    hung = await api.post("/api/presets/install", json={"url": files.url + "/silent"})
+    assert "within 0.3 s" in await error(hung, 502)
     assert time.monotonic() - started < 5
     assert [p for p in os.listdir(api.home / "presets") if not p.startswith(".")] == ["hops"]
 
@@ -291,6 +295,15 @@ async def test_apply_can_merge_into_the_running_config(api, fake):
     saved = (api.home / "config.json").read_text()
     refused = await api.post("/api/presets/broken/apply", json={"merge": "overwrite"})
     assert "Not merged, config.json unchanged" in await error(refused, 400)
+    assert (api.home / "config.json").read_text() == saved
+    plugin = preset_zip(manifest("plugin", Providers=[{**provider, "name": "c", "api_key": "k"}],
+                                 transformers=[{"path": str(api.home.parent / "elsewhere.py")}]))
+    untrusted = await api.post("/api/presets/upload", data=multipart([("file", plugin)]))
+    assert "Trust required: this preset holds settings that run commands or widen permissions: " \
+        "transformers[0].path" in await error(untrusted, 400)
+    await api.post("/api/presets/upload", data=multipart([("file", plugin), ("trust", "true")]))
+    outside = await api.post("/api/presets/plugin/apply", json={"merge": "merge"})
+    assert "must name a .py file inside" in await error(outside, 400)  # as a save through the API
     assert (api.home / "config.json").read_text() == saved
     assert '"merge" must be one of' in await error(
         await api.post("/api/presets/merging/apply", json={"merge": "replace"}), 400)

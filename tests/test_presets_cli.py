@@ -249,8 +249,8 @@ async def test_command_errors_exit_1_and_touch_nothing(users):
 
 async def test_list_info_delete_and_include_sensitive(users, provider):
     user = users("u")
-    user.write_config({"Providers": [{"name": "p", "api_base_url": provider.url, "api_key": "sk-keep", "models": ["m"]}],
-                       "Router": {"default": "p,m"}})
+    user.write_config({"Providers": [{"name": "p", "api_base_url": provider.url, "api_key": "sk-keep",
+                                      "models": ["m"]}], "Router": {"default": "p,m"}})
     clear = await user.run("preset", "export", "clear", "--include-sensitive")
     assert clear.code == 0 and "clear text" in clear.err
     archive = user.ccr / "presets" / "clear.ccrsets"

@@ -280,7 +280,8 @@ def test_required_inputs_alone_are_password_inputs_by_path():
     ccr = {"name": "old", "APIKEY": "${CONFIG_APIKEY}",
            "Providers": [{"name": "d", "api_base_url": "u", "api_key": "${CONFIG_API_KEY}"}],
            "requiredInputs": [{"field": "APIKEY", "placeholder": "CONFIG_APIKEY"},
-                              {"field": "Providers[0].api_key", "prompt": "Enter api_key", "placeholder": "CONFIG_API_KEY"}]}
+                              {"field": "Providers[0].api_key", "prompt": "Enter api_key",
+                               "placeholder": "CONFIG_API_KEY"}]}
     assert [i["id"] for i in inp.effective_inputs(ccr)] == ["Providers[0].api_key"]  # APIKEY is no config key
     assert unfilled(ccr) == ["Enter api_key"]
     applied = render.apply_inputs(ccr, {"Providers[0].api_key": "sk-1"})
@@ -309,6 +310,9 @@ def test_validation_errors_and_risks():
     assert [r.split(" = ")[0] for r in validate.risks(risky)] == [
         "claudeCodeSettings.env.NODE_OPTIONS", "claudeCodeSettings.hooks", "claudeCodeSettings.apiKeyHelper"]
     assert validate.risks(EXAMPLE) == []
+    plugin = validate.risks({"transformers": [{"path": "$HOME/.claude-code-router/presets/p/x.py"}]})
+    assert plugin == ['transformers[0].path = "$HOME/.claude-code-router/presets/p/x.py" (Python code the '
+                      'server runs if merged)']
 
 
 def test_launch_plan_talks_to_the_first_provider_directly():

@@ -110,7 +110,8 @@ def test_merging_into_the_file_validates_backs_up_and_keeps_keys(tmp_path):
     path = tmp_path / "config.json"
     path.write_text(json.dumps({"Providers": [{"name": "a", "api_base_url": "https://a", "api_key": "$A_KEY",
                                                "models": ["m"]}], "Router": {"default": "a,m"}}))
-    manifest = {"name": "p", "Providers": [{"name": "b", "api_base_url": "https://b", "api_key": "sk-b", "models": ["n"]}],
+    manifest = {"name": "p",
+                "Providers": [{"name": "b", "api_base_url": "https://b", "api_key": "sk-b", "models": ["n"]}],
                 "Router": {"background": "b,n"}, "noServer": True, "schema": []}
     backup = merge_into_file(path, manifest, "merge")
     stored = json.loads(path.read_text())

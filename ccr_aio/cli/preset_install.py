@@ -79,11 +79,10 @@ def install(args: argparse.Namespace) -> int:
 
 
 def _confirm_risks(risks: list[str]) -> bool:
-    print("This preset gives Claude Code settings that run commands or widen its permissions:",
-          file=sys.stderr)
+    print("This preset holds settings that run commands or widen permissions:", file=sys.stderr)
     for line in risks:
         print(f"  {line}", file=sys.stderr)
-    return interactive() and confirm("Install it and let Claude Code use these settings?")
+    return interactive() and confirm("Install it and allow these settings?")
 
 
 def _reconfigure(args: argparse.Namespace, settings: Settings, root: Path, name: str) -> int:
@@ -117,15 +116,15 @@ def _merge(args: argparse.Namespace, settings: Settings, manifest: dict[str, Any
 
     ask = _ask_callbacks() if args.strategy == "ask" and interactive() else None
     target = load(args, create=True).config_path
-    backup = merge_into_file(target, manifest, args.strategy, ask, check=_buildable(target))
+    backup = merge_into_file(target, manifest, args.strategy, ask, check=_checks(load(args)))
     print(f"✓ Merged into {target}" + (f" (backup {backup.name})" if backup else ""))
     return notify_server(load(args), args)
 
 
-def _buildable(path: Path) -> Any:
-    from ..buildable import build_or_explain  # imports every transformer: only when merging
+def _checks(running: Settings) -> Any:
+    from ..routes.preset_merge import checked_snapshot  # imports every transformer: only when merging
 
-    return lambda raw: build_or_explain(raw, path, os.environ)
+    return lambda raw: checked_snapshot(raw, running, os.environ)
 
 
 def _ask_callbacks() -> Ask:

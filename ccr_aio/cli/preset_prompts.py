@@ -60,7 +60,8 @@ def _ask_one(spec: Mapping[str, Any], values: Mapping[str, Any], manifest: Mappi
     raise SystemExit(f"Error: no valid value for {title}")
 
 
-def _read(spec: Mapping[str, Any], kind: str, title: str, values: Mapping[str, Any], manifest: Mapping[str, Any]) -> Any:
+def _read(spec: Mapping[str, Any], kind: str, title: str, values: Mapping[str, Any],
+          manifest: Mapping[str, Any]) -> Any:
     prompt = spec.get("prompt") or title
     default = spec.get("defaultValue")
     shown = f" [{default}]" if default not in (None, "") and kind != "password" else ""
@@ -75,7 +76,8 @@ def _read(spec: Mapping[str, Any], kind: str, title: str, values: Mapping[str, A
     return input(f"{prompt}{shown}: ")
 
 
-def _choose(spec: Mapping[str, Any], kind: str, prompt: str, values: Mapping[str, Any], manifest: Mapping[str, Any]) -> Any:
+def _choose(spec: Mapping[str, Any], kind: str, prompt: str, values: Mapping[str, Any],
+            manifest: Mapping[str, Any]) -> Any:
     options = [o for o in inp.options(spec, values, manifest) if not o.get("disabled")]
     if not options:
         return spec.get("defaultValue", [] if kind == "multiselect" else "")

@@ -74,12 +74,12 @@ def _trusted(name: str, directory: Path, manifest: dict[str, Any]) -> bool:
         return True
     if trust.is_trusted(directory, manifest):
         if trust.first_run(directory):
-            print(f"Preset {name} gives Claude Code these settings:\n" + "\n".join(f"  {r}" for r in risks),
+            print(f"Preset {name} holds these settings, trusted at install:\n" + "\n".join(f"  {r}" for r in risks),
                   file=sys.stderr)
             trust.mark_shown(directory, manifest)
         return True
-    print(f"Preset {name} gives Claude Code settings that run commands or widen its permissions, "
-          "and you have not trusted them (or they changed since):\n" + "\n".join(f"  {r}" for r in risks),
+    print(f"Preset {name} holds settings that run commands or widen permissions, and you have not "
+          "trusted them (or they changed since):\n" + "\n".join(f"  {r}" for r in risks),
           file=sys.stderr)
     if interactive() and confirm("Trust them and run?"):
         trust.record(directory, manifest, shown=True)

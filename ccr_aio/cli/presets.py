@@ -19,7 +19,9 @@ from ..presets.archive import open_archive
 from ..presets.install import delete as delete_preset
 from ..presets.install import read_all
 from ..presets.manifest import summary, unfilled
-from ..presets.store import ARCHIVE_SUFFIX, PresetError, check_name, ensure_root, preset_dir, presets_root, read_manifest
+from ..presets.store import (
+    ARCHIVE_SUFFIX, PresetError, check_name, ensure_root, preset_dir, presets_root, read_manifest,
+)
 from ..settings import ConfigError
 from .commands import load
 from .preset_install import install, read_source
@@ -109,7 +111,8 @@ def export_command(args: argparse.Namespace) -> int:
         raise PresetError(400, f"{settings.config_path} does not exist: nothing to export")
     raw = read_raw(settings.config_path)
     exported = exporting.build(raw, name, description=_ask("Description", args.description),
-                               author=_ask("Author", args.author), tags=_ask("Keywords, separated by commas", args.tags),
+                               author=_ask("Author", args.author),
+                               tags=_ask("Keywords, separated by commas", args.tags),
                                include_sensitive=args.include_sensitive, keep_local=args.keep_local)
     if args.output:
         output = Path(args.output).expanduser()
@@ -151,7 +154,7 @@ def list_command(args: argparse.Namespace) -> int:
             continue
         entry = summary(manifest, name)
         version = f" (v{manifest['version']})" if manifest.get("version") else ""
-        unconfigured = "  [needs configuring: ccr-aio preset install " + name + "]" if entry["needsConfiguration"] else ""
+        unconfigured = f"  [needs configuring: ccr-aio preset install {name}]" if entry["needsConfiguration"] else ""
         print(f"  • {name}{version}{unconfigured}")
         if manifest.get("description"):
             print(f"    {manifest['description']}")

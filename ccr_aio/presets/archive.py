@@ -18,6 +18,7 @@ import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from ..private_files import DIR_MODE, FILE_MODE
 from .store import MANIFEST, MAX_MANIFEST_BYTES, TRUST_FILE, PresetError, parse_manifest
@@ -34,7 +35,7 @@ class Archive:
     """A checked archive: its manifest and the other entries to extract (paths relative to
     the preset directory; a trailing `/` marks a directory)."""
 
-    manifest: dict
+    manifest: dict[str, Any]
     zip: zipfile.ZipFile | None = None
     entries: dict[str, zipfile.ZipInfo] = field(default_factory=dict)
 

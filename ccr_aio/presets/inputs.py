@@ -23,7 +23,9 @@ ID = re.compile(r"^\w+$")
 
 def schema_inputs(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
     schema = manifest.get("schema")
-    return [i for i in schema if isinstance(i, dict) and isinstance(i.get("id"), str)] if isinstance(schema, list) else []
+    if not isinstance(schema, list):
+        return []
+    return [i for i in schema if isinstance(i, dict) and isinstance(i.get("id"), str)]
 
 
 def required_inputs(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -61,8 +61,8 @@ def prepare(data: bytes, name: str | None = None, fallback: str | None = None) -
 
 
 def trust_required(risks: list[str]) -> PresetError:
-    return PresetError(400, "Trust required: this preset gives Claude Code settings that run "
-                            "commands or widen its permissions: " + "; ".join(risks)
+    return PresetError(400, "Trust required: this preset holds settings that run commands or widen "
+                            "permissions: " + "; ".join(risks)
                             + '. Install it with "trust": true (CLI: --trust) once you have read them.')
 
 

@@ -42,7 +42,8 @@ class Ask:
     other: Callable[[str, Any, Any], bool] | None = None  # key, current, incoming -> replace?
 
 
-def merge_config(base: dict[str, Any], incoming: dict[str, Any], strategy: str, ask: Ask | None = None) -> dict[str, Any]:
+def merge_config(base: dict[str, Any], incoming: dict[str, Any], strategy: str,
+                 ask: Ask | None = None) -> dict[str, Any]:
     if strategy not in STRATEGIES:
         raise PresetError(400, f'Invalid merge strategy "{strategy}": one of {", ".join(STRATEGIES)}')
     ask = ask if strategy == "ask" and ask is not None else Ask()

@@ -135,7 +135,8 @@ def apply_inputs(manifest: Mapping[str, Any], secrets: Mapping[str, Any]) -> dic
 def _target(path: Any, where: str) -> list[Any]:
     tokens = parse_path(path)
     if not writable(tokens):
-        raise PresetError(400, f"{where} targets {path!r}: only the config part ({', '.join(CONFIG_KEYS)}) can be set"[:300])
+        keys = ", ".join(CONFIG_KEYS)
+        raise PresetError(400, f"{where} targets {path!r}: only the config part ({keys}) can be set"[:300])
     return tokens
 
 

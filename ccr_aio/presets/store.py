@@ -60,7 +60,7 @@ def name_problem(name: Any) -> str | None:
 def check_name(name: Any, origin: str = "") -> str:
     """`name` if it may name a preset; else a 400 "Invalid preset name"."""
     problem = name_problem(name)
-    if problem is not None:
+    if problem is not None or not isinstance(name, str):
         shown = json.dumps(name)[:80] if isinstance(name, str) else type(name).__name__
         raise PresetError(400, f"Invalid preset name {shown}{origin}: {problem}")
     return name

@@ -1,5 +1,5 @@
 """What a manifest must be to install (errors, 400) and what a user should know before using it
-(warnings), including what in `claudeCodeSettings` would run code or widen permissions.
+(warnings), including what would run code or widen permissions (`risks`).
 
 [FIX] CCR installed over HTTP without any check, and its CLI checked only after extracting.
 [FIX] `claudeCodeSettings` goes to Claude Code as its settings: hooks and a status line run
@@ -84,11 +84,16 @@ def _input_errors(manifest: Mapping[str, Any]) -> list[str]:
 
 
 def risks(manifest: Mapping[str, Any]) -> list[str]:
-    """The claudeCodeSettings that need the user's trust, one line each."""
+    """What needs the user's trust, one line each: the risky claudeCodeSettings, and plugin
+    paths (Python code the server would run once the preset is merged into config.json; the
+    archive itself may ship that file)."""
+    given = manifest.get("transformers")
+    found = [f"transformers[{i}].path = {_short(entry['path'])} (Python code the server runs if merged)"
+             for i, entry in enumerate(given if isinstance(given, list) else [])
+             if isinstance(entry, Mapping) and entry.get("path")]
     settings = manifest.get("claudeCodeSettings")
     if not isinstance(settings, Mapping):
-        return []
-    found = []
+        return found
     for key, value in settings.items():
         if key == "env" and isinstance(value, Mapping):
             found += [f"claudeCodeSettings.env.{name} = {_short(v)}" for name, v in value.items()
@@ -113,7 +118,8 @@ def warnings(manifest: Mapping[str, Any]) -> list[str]:
     found = []
     if not manifest.get("version"):
         found.append("the preset has no version")
-    providers = manifest.get("Providers") if isinstance(manifest.get("Providers"), list) else []
+    listed = manifest.get("Providers")
+    providers = listed if isinstance(listed, list) else []
     for p in providers:
         if isinstance(p, Mapping) and isinstance(p.get("name"), str):
             if not p.get("models"):
@@ -121,10 +127,6 @@ def warnings(manifest: Mapping[str, Any]) -> list[str]:
             host = _host(p.get("api_base_url"))
             if host:
                 found.append(f'Provider "{p["name"]}" sends your requests to {host}')
-    plugins = manifest.get("transformers") if isinstance(manifest.get("transformers"), list) else []
-    for i, entry in enumerate(plugins):
-        if isinstance(entry, Mapping) and entry.get("path"):
-            found.append(f"transformers[{i}] loads Python code from {entry['path']} if merged into config.json")
     found += [f"{line} (runs with your rights: check it)" for line in risks(manifest)]
     return found
 

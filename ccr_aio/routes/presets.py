@@ -1,16 +1,19 @@
 """/api/presets: CCR's preset endpoints, and export (for a download button).
 
-| route | body | answer |
-|---|---|---|
-| GET /api/presets | | {"presets": [{id, name, version, ..., installed, needsConfiguration}]} (by id) |
-| GET /api/presets/{name} | | {id, metadata, config, schema?, template?, configMappings?, requiredInputs?, inputs, needsConfiguration, missing, warnings}; secrets masked |
-| POST /api/presets/install | {url, name?, trust?, secrets?, dryRun?} | {success, presetName, preset} (dryRun: also inputs, risks, exists) |
-| POST /api/presets/upload | multipart: one file, fields name, trust, secrets (JSON), dryRun, in any order | as install |
-| POST /api/presets/install/github | {repo, ref?, name?, trust?, secrets?, dryRun?} | as install |
-| POST /api/presets/{name}/apply | {secrets, merge?: overwrite/merge/skip} | {success, message, needsConfiguration, missing, merged?, backup?} |
-| DELETE /api/presets/{name} | | {success, message} |
-| POST /api/presets/export | {name, description?, author?, keywords?, format?: zip/json} | the .ccrsets file (or {manifest, sanitizedCount, warnings}) |
-| GET /api/presets/market | | 501: no market offline |
+- GET /api/presets -> {"presets": [{id, name, version, ..., installed, needsConfiguration}]}, by id
+- GET /api/presets/{name} -> {id, metadata, config, schema?, template?, configMappings?,
+  requiredInputs?, inputs, needsConfiguration, missing, warnings}; secrets masked
+- POST /api/presets/install {url, name?, trust?, secrets?, dryRun?} -> {success, presetName,
+  preset}; dryRun installs nothing and adds inputs, risks, exists
+- POST /api/presets/upload: multipart, one file part and the fields name, trust, secrets (JSON),
+  dryRun in any order -> as install
+- POST /api/presets/install/github {repo, ref?, name?, trust?, secrets?, dryRun?} -> as install
+- POST /api/presets/{name}/apply {secrets, merge?: overwrite|merge|skip} -> {success, message,
+  needsConfiguration, missing, merged?, backup?, warnings?}
+- DELETE /api/presets/{name} -> {success, message}
+- POST /api/presets/export {name, description?, author?, keywords?, format?: zip|json} -> the
+  .ccrsets file (or {manifest, sanitizedCount, warnings})
+- GET /api/presets/market -> 501: no market offline
 
 Errors are the usual envelope: 400 bad input or archive, 404 missing preset, 409 already
 installed, 413 too large, 502 a download that failed. Blocking work runs in threads. Secrets
@@ -27,7 +30,6 @@ from typing import Any
 import structlog
 from aiohttp import BodyPartReader, web
 
-from ..buildable import build_or_explain
 from ..config_store import read_raw
 from ..errors import ApiError
 from ..presets import export as exporting
@@ -40,6 +42,8 @@ from ..presets.store import ARCHIVE_SUFFIX, PresetError, preset_dir, presets_roo
 from ..settings import ConfigError
 from ..state import STATE
 from .admin import ADMIN
+from .admin import apply as swap_in
+from .preset_merge import checked_snapshot
 from .json_body import read_json_object
 
 routes = web.RouteTableDef()
@@ -144,8 +148,9 @@ async def upload(request: web.Request) -> web.Response:
             fields[part.name] = (await _read_part(part, MAX_FIELD_BYTES, too_long)).decode("utf-8", "replace")
     if data is None:
         raise ApiError(400, "No file uploaded")
-    body: dict[str, Any] = {"name": fields.get("name"), "trust": fields.get("trust", "").lower() in ("true", "1", "yes", "on"),
-                            "dryRun": fields.get("dryRun", "").lower() in ("true", "1", "yes", "on")}
+    yes = ("true", "1", "yes", "on")
+    body: dict[str, Any] = {"name": fields.get("name"), "trust": fields.get("trust", "").lower() in yes,
+                            "dryRun": fields.get("dryRun", "").lower() in yes}
     if fields.get("secrets"):
         try:
             body["secrets"] = json.loads(fields["secrets"])
@@ -214,27 +219,28 @@ async def apply_inputs(request: web.Request) -> web.Response:
     answer: dict[str, Any] = {"success": True, "message": "Preset applied successfully",
                               "needsConfiguration": bool(missing), "missing": missing}
     if strategy:
-        backup = await _merge(request, manifest, strategy)
-        answer.update(merged=True, backup=backup.name if backup else None)
+        backup, notes = await _merge(request, manifest, strategy)
+        answer.update(merged=True, backup=backup.name if backup else None, warnings=notes)
     log.info("preset_applied", preset=name, inputs=len(secrets), merge=strategy)
     return web.json_response(answer)
 
 
-async def _merge(request: web.Request, manifest: dict[str, Any], strategy: str) -> Path | None:
-    """Merge into config.json like a save: validated and built first, backed up, replaced
-    atomically, and applied to the running server at once."""
+async def _merge(request: web.Request, manifest: dict[str, Any], strategy: str) -> tuple[Path | None, list[str]]:
+    """Merge into config.json like a save: checked and built first (preset_merge.py), backed
+    up, replaced atomically, and applied to the running server at once; (backup, notes)."""
     app, admin = request.app, request.app[ADMIN]
-    path = app[STATE].current.settings.config_path
+    running = app[STATE].current.settings
     built = []
 
     def check(raw: dict[str, Any]) -> None:
-        built.append(build_or_explain(raw, path, admin.env, admin.overrides))
+        built.append(checked_snapshot(raw, running, admin.env, admin.overrides))
 
     async with admin.lock:
-        backup = await asyncio.to_thread(merge_into_file, path, manifest, strategy, None, check)
-        app[STATE].current = built[-1]
-    log.info("preset_merged", config=str(path), strategy=strategy, backup=str(backup) if backup else None)
-    return backup
+        backup = await asyncio.to_thread(merge_into_file, running.config_path, manifest, strategy, None, check)
+        notes = await swap_in(app, built[-1])
+    log.info("preset_merged", config=str(running.config_path), strategy=strategy,
+             backup=str(backup) if backup else None)
+    return backup, notes
 
 
 @routes.delete("/api/presets/{name}")
