@@ -50,8 +50,8 @@ def install_stand_in(folder: Path) -> Path:
 
 def on_terminal(args: list[str], env: dict[str, str], answers: list[tuple[str, str]],
                 timeout: float = 30.0) -> tuple[int, str]:
-    """Run `python -m ccr_aio args` on a pseudo-terminal; each time the output shows the next
-    expected text, type its answer. Returns (exit code, everything printed)."""
+    """Run `python -m ccr_aio args` on a pseudo-terminal; each time the output since the last
+    answer shows the next expected text, type its answer. Returns (exit code, all output)."""
     master, slave = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "ccr_aio", *args], stdin=slave, stdout=slave, stderr=slave,
                             env=env, cwd=ROOT, start_new_session=True)
@@ -59,10 +59,12 @@ def on_terminal(args: list[str], env: dict[str, str], answers: list[tuple[str, s
     output = b""
     deadline = time.monotonic() + timeout
     pending = list(answers)
+    answered_at = 0
     try:
         while True:
-            if pending and pending[0][0].encode() in output:
+            if pending and pending[0][0].encode() in output[answered_at:]:
                 os.write(master, pending.pop(0)[1].encode() + b"\n")
+                answered_at = len(output)
                 continue
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out; waiting for {pending[:1]}; output so far:\n{output.decode()}")

@@ -280,3 +280,39 @@ async def test_install_can_merge_into_config_json(users, provider, fake):
     stored = json.loads((user.ccr / "config.json").read_text())
     assert [p["name"] for p in stored["Providers"]] == ["fake", "extra"]
     assert stored["Providers"][1]["api_key"] == "$EXTRA_KEY" and stored["Router"]["background"] == "extra,x"
+
+
+async def test_inputs_of_every_kind_are_asked_on_a_terminal(users):
+    """Selects (also from the preset's providers and a chosen provider's models), numbers with
+    their limits re-asked, confirms, and an input whose `when` is false is not asked."""
+    user = users("u")
+    preset = {
+        "name": "kinds", "version": "1.0.0", "noServer": True,
+        "Providers": [{"name": "alpha", "api_base_url": "http://a/v1/messages", "models": ["a1", "a2"]},
+                      {"name": "beta", "api_base_url": "http://b/v1/messages", "models": ["b1"]}],
+        "schema": [
+            {"id": "provider", "type": "select", "label": "Provider", "options": {"type": "providers"}},
+            {"id": "model", "type": "select", "label": "Model", "dependsOn": ["provider"],
+             "options": {"type": "models", "providerField": "{{provider}}"}},
+            {"id": "timeout", "type": "number", "label": "Timeout", "min": 1000},
+            {"id": "fast", "type": "confirm", "label": "Background too?"},
+            {"id": "never", "label": "Hidden", "when": {"field": "provider", "value": "gamma"}},
+            {"id": "key", "label": "Key"},
+        ],
+        "template": {"Providers": [{"name": "{{provider}}", "api_base_url": "http://x/v1/messages",
+                                    "api_key": "{{key}}", "models": ["{{model}}"]}],
+                     "Router": {"default": "{{provider}},{{model}}"}, "API_TIMEOUT_MS": "{{timeout}}"},
+        "configMappings": [{"target": "Router.background", "value": "{{provider}},{{model}}",
+                            "when": {"field": "fast", "value": True}}],
+    }
+    path = user.home / "kinds.ccrsets"
+    path.write_bytes(preset_zip(preset))
+    code, shown = await user.terminal(["preset", "install", str(path)], [
+        ("Number:", "2"), ("1. b1", "1"),  # then only beta's models are offered
+        ("Timeout", "5"), ("at least 1000", "9000"), ("Background too?", "y"), ("Key", "sk-k"),
+    ])
+    assert code == 0, shown
+    assert "Hidden" not in shown and "a1" not in shown.split("Model")[-1]
+    stored = json.loads((user.ccr / "presets" / "kinds" / "manifest.json").read_text())
+    assert stored["Providers"][0]["name"] == "beta" and stored["Providers"][0]["api_key"] == "sk-k"
+    assert stored["API_TIMEOUT_MS"] == 9000 and stored["Router"] == {"default": "beta,b1", "background": "beta,b1"}
