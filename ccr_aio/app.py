@@ -10,7 +10,8 @@ import structlog
 from aiohttp import web
 
 from .agents.image_cache import IMAGES, ImageCache
-from .middlewares import auth_middleware, error_middleware, request_id_middleware
+from .middlewares import add_route_headers, auth_middleware, error_middleware, request_id_middleware
+from .pipeline.fallback import RESILIENCE, Resilience
 from .routes import admin, info, messages, models, ui
 from .pipeline.upstream import HTTP
 from .routing.sessions import SESSIONS, Sessions
@@ -44,11 +45,13 @@ def create_app(settings: Settings) -> web.Application:
     app[TOKENS] = TokenCounter()
     app[SESSIONS] = Sessions()
     app[IMAGES] = ImageCache()
+    app[RESILIENCE] = Resilience()  # provider health and key turns, kept across reloads
     app.cleanup_ctx.append(_http_session)
     app.add_routes(info.routes)
     app.add_routes(messages.routes)
     app.add_routes(models.routes)
     admin.setup(app, settings)  # /api/* routes and the per-app management state
     ui.setup(app)  # /ui (Jinja2 templates/) and /static/ assets
+    app.on_response_prepare.append(add_route_headers)
     app.on_startup.append(_warm_tokenizer)
     return app

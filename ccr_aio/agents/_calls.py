@@ -12,7 +12,6 @@ from typing import Any
 
 from aiohttp import web
 
-from ..pipeline.chain import prepare_request
 from ..pipeline.exchange import ReadHook, exchange
 from ..routing.router import Route
 from ..state import Snapshot
@@ -29,8 +28,7 @@ async def open_events(
     ctx: Context,
     before_read: ReadHook | None = None,
 ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
-    prepared = await prepare_request(snapshot.endpoint, route.provider, route.model, body, ctx)
-    async with exchange(request, snapshot.settings, snapshot.endpoint, route, prepared, ctx, before_read) as answer:
+    async with exchange(request, snapshot.upstreams, route, body, ctx, before_read) as answer:
         yield await answer.events()
 
 

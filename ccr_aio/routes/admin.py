@@ -21,6 +21,7 @@ from aiohttp import web
 from .. import config_store
 from ..errors import ApiError
 from ..config import ConfigError, ConfigInvalid, describe
+from ..pipeline.fallback import RESILIENCE
 from ..settings import Settings, build_settings, load_settings, parse_config_text
 from ..state import STATE, Snapshot, build_snapshot
 from . import admin_logs
@@ -69,13 +70,20 @@ def restart_notes(admin: Admin, settings: Settings) -> list[str]:
     return [f"{', '.join(changed)} changed: takes effect after a restart (POST /api/restart)"]
 
 
+async def install(app: web.Application, snapshot: Snapshot) -> None:
+    """Make `snapshot` the current config. Provider health starts afresh: a disabled key may
+    have been replaced, and key indexes may now point at other keys."""
+    app[STATE].current = snapshot
+    await app[RESILIENCE].store.clear()
+
+
 async def reload_from_disk(app: web.Application) -> Snapshot:
     """Load the config file again and swap the snapshot; ConfigError leaves the old one."""
     admin = app[ADMIN]
     async with admin.lock:
         # Off the loop: reading the file, importing plugins and a custom router all block.
         snapshot = await asyncio.to_thread(lambda: build_snapshot(admin.load()))
-        app[STATE].current = snapshot
+        await install(app, snapshot)
     log.info("config_reloaded", config=str(snapshot.settings.config_path), providers=len(snapshot.providers))
     return snapshot
 
@@ -143,7 +151,7 @@ async def save_config(request: web.Request) -> web.Response:
         except config_store.StoreError as exc:
             raise ApiError(500, f"Could not save the config: {exc}. The previous file is "
                                 "unchanged and still in use.") from None
-        app[STATE].current = snapshot
+        await install(app, snapshot)
     warnings = config_store.router_warnings(settings.config) + restart_notes(admin, settings)
     log.info("config_saved", config=str(settings.config_path), backup=str(backup) if backup else None,
              warnings=warnings)
