@@ -125,7 +125,7 @@ def log_attempt(record: AttemptRecord, number: int, status: int | None) -> None:
         attempt=number,
         provider=record.attempt.target.provider,
         model=record.attempt.target.model,
-        key=record.attempt.key_index,
+        key_index=record.attempt.key_index,
         status=outcome.status if outcome is not None else status,
         reason=outcome.reason if outcome is not None else "ok",
         next=verdict.decision if verdict is not None else None,

@@ -1,4 +1,5 @@
-"""Management API: /api/config, /api/transformers, /api/reload, /api/restart (logs: admin_logs.py).
+"""Management API: /api/config, /api/transformers, /api/reload, /api/restart (logs: admin_logs.py,
+provider health: admin_health.py).
 
 Reload: a config that was saved (or changed on disk, for /api/reload and /api/restart) becomes
 a new `Snapshot` that replaces `app[STATE].current`. Requests already running keep the snapshot
@@ -24,7 +25,7 @@ from ..config import ConfigError, ConfigInvalid, describe
 from ..pipeline.fallback import RESILIENCE
 from ..settings import Settings, build_settings, load_settings, parse_config_text
 from ..state import STATE, Snapshot, build_snapshot
-from . import admin_logs
+from . import admin_health, admin_logs
 from .json_body import read_json_object
 
 routes = web.RouteTableDef()
@@ -56,6 +57,7 @@ def setup(app: web.Application, settings: Settings) -> None:
     app[ADMIN] = Admin(started=settings)
     app.add_routes(routes)
     app.add_routes(admin_logs.routes)
+    app.add_routes(admin_health.routes)
 
 
 def restart_notes(admin: Admin, settings: Settings) -> list[str]:
