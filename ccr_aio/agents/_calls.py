@@ -27,8 +27,9 @@ async def open_events(
     body: dict[str, Any],
     ctx: Context,
     before_read: ReadHook | None = None,
+    on_silence: ReadHook | None = None,
 ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
-    async with exchange(request, snapshot.upstreams, route, body, ctx, before_read) as answer:
+    async with exchange(request, snapshot.upstreams, route, body, ctx, before_read, on_silence) as answer:
         yield await answer.events()
 
 

@@ -173,7 +173,10 @@ async def _stream(analyst: Analyst, route: Route, body: dict[str, Any], writer: 
     started = False
     for round_no in range(MAX_ROUNDS + 1):
         turn, shown, final = Turn(), {}, None  # shown: upstream block index → client index
-        async with open_events(analyst.request, analyst.snapshot, route, {**body, "messages": messages}, analyst.ctx, writer.flush) as events:
+        # Pings while the main model is silent: a continuation round may wait for its first
+        # chunk (or a fallback) long after the client's stream has started.
+        async with open_events(analyst.request, analyst.snapshot, route, {**body, "messages": messages},
+                               analyst.ctx, writer.flush, writer.ping) as events:
             async for event in events:
                 turn.add(event)
                 kind = event.get("type")
