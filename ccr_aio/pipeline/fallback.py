@@ -11,6 +11,7 @@ client as `x-ccr-route` / `x-ccr-attempts` (noted on the request, added by the a
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -118,19 +119,27 @@ def attempt_route(attempt: Attempt, route: Route, upstreams: Upstreams) -> Route
 
 
 def log_attempt(record: AttemptRecord, number: int, status: int | None) -> None:
-    """One app-log line per attempt. The key appears by its index in the pool, never itself."""
+    """One app-log line per attempt. The key appears by its index in the pool, never itself.
+
+    Written on the event loop's next turn, after what is being answered has gone out: a log
+    line costs about as much as the rest of a small request's overhead, and the answer must
+    not wait for it. The request's log context (its request id) goes with it."""
     outcome, verdict = record.outcome, record.verdict
-    get_app_logger().info(
-        "upstream_attempt",
-        attempt=number,
-        provider=record.attempt.target.provider,
-        model=record.attempt.target.model,
-        key_index=record.attempt.key_index,
-        status=outcome.status if outcome is not None else status,
-        reason=outcome.reason if outcome is not None else "ok",
-        next=verdict.decision if verdict is not None else None,
-        ms=round(record.elapsed_s * 1000, 1),
-    )
+    fields = {
+        "attempt": number,
+        "provider": record.attempt.target.provider,
+        "model": record.attempt.target.model,
+        "key_index": record.attempt.key_index,
+        "status": outcome.status if outcome is not None else status,
+        "reason": outcome.reason if outcome is not None else "ok",
+        "next": verdict.decision if verdict is not None else None,
+        "ms": round(record.elapsed_s * 1000, 1),
+    }
+    asyncio.get_running_loop().call_soon(_write_attempt, fields)
+
+
+def _write_attempt(fields: dict[str, object]) -> None:
+    get_app_logger().info("upstream_attempt", **fields)
 
 
 def note_route(request: web.Request, attempts: Attempts, tried: Target | None) -> None:
