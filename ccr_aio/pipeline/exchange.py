@@ -117,6 +117,7 @@ async def exchange(
                 log_attempt(attempts.history[-1], len(attempts.history), None)
                 continue
             await attempts.succeeded(attempt)
+            log_attempt(attempts.history[-1], len(attempts.history), opened[0].status)
             break
     finally:
         note_route(request, attempts, tried)
@@ -128,9 +129,6 @@ async def exchange(
         yield Answer(upstream, raw, call, upstreams.endpoint, prepared.bypass, call_ctx)
     finally:
         close_upstream(upstream)
-        # Logged once the answer has been handed on: a request that succeeds at once must not
-        # wait for its log line.
-        log_attempt(attempts.history[-1], len(attempts.history), upstream.status)
 
 
 async def _open(

@@ -121,9 +121,10 @@ def attempt_route(attempt: Attempt, route: Route, upstreams: Upstreams) -> Route
 def log_attempt(record: AttemptRecord, number: int, status: int | None) -> None:
     """One app-log line per attempt. The key appears by its index in the pool, never itself.
 
-    Written on the event loop's next turn, after what is being answered has gone out: a log
-    line costs about as much as the rest of a small request's overhead, and the answer must
-    not wait for it. The request's log context (its request id) goes with it."""
+    Written on the event loop's next turn: a log line costs about as much as the rest of a
+    small request's overhead, and the answer should not wait for it (a JSON answer is written
+    first; a stream's line is written while the provider is still generating). The request's
+    log context (its request id) goes with it."""
     outcome, verdict = record.outcome, record.verdict
     fields = {
         "attempt": number,
