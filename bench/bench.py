@@ -4,7 +4,9 @@ Starts the fake OpenAI provider and ccr-aio as separate processes on 127.0.0.1, 
   1. streaming 200-chunk replies, c=1 and c=16: req/s direct vs through ccr-aio
   2. non-stream small replies, c=1: p50 latency direct vs through (added latency)
   3. a ~380 KB Claude-Code-like conversation (120 tool turns), c=1: time to first byte
-Usage: python bench/bench.py [--seconds 5] [--json out.json]
+  4. fallback: a primary that answers 429 to every other call (retry-after: 0, so it is never
+     skipped) and a healthy fallback; N streamed requests at c=16 must all complete
+Usage: python bench/bench.py [--seconds 5] [--samples 40] [--fallback-requests 1000] [--json out.json]
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -101,12 +104,40 @@ def ms(values: list[float]) -> float:
     return round(statistics.median(values) * 1000, 2)
 
 
-async def run(seconds: float, samples: int) -> dict[str, Any]:
-    fake_port, ccr_port = free_port(), free_port()
+async def fallback_run(session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str],
+                       total: int, concurrency: int) -> dict[str, Any]:
+    """`total` streamed requests, `concurrency` at a time: how many completed (status 200 and
+    the stream ends with message_stop), who answered, and after how many attempts."""
+    todo = iter(range(total))
+    statuses: Counter[int] = Counter()
+    routes: Counter[str] = Counter()
+    attempts: Counter[str] = Counter()
+    completed = 0
+
+    async def worker() -> None:
+        nonlocal completed
+        for _ in todo:  # one iterator shared by the workers
+            async with session.post(url, data=body, headers=headers) as response:
+                data = await response.read()
+                statuses[response.status] += 1
+                routes[response.headers.get("x-ccr-route", "?")] += 1
+                attempts[response.headers.get("x-ccr-attempts", "?")] += 1
+                completed += response.status == 200 and data.rstrip().endswith(b'{"type":"message_stop"}')
+
+    began = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.monotonic() - began
+    return {"requests": total, "completed": completed, "statuses": dict(statuses), "answered_by": dict(routes),
+            "attempts": dict(sorted(attempts.items())), "rps": round(total / elapsed, 1)}
+
+
+async def run(seconds: float, samples: int, fallback_requests: int) -> dict[str, Any]:
+    fake_port, flaky_port, ccr_port = free_port(), free_port(), free_port()
     home = tempfile.mkdtemp(prefix="ccr-bench-")
     config = Path(home) / ".claude-code-router" / "config.json"
     config.parent.mkdir(parents=True)
     fake_url = f"http://127.0.0.1:{fake_port}/v1/chat/completions"
+    flaky_url = f"http://127.0.0.1:{flaky_port}/v1/chat/completions"
     config.write_text(json.dumps({
         "Providers": [
             {"name": "fake", "api_base_url": fake_url, "api_key": "sk-bench", "models": ["fake-model"]},
@@ -115,19 +146,25 @@ async def run(seconds: float, samples: int) -> dict[str, Any]:
              "transformer": {"use": ["deepseek"]}},
             {"name": "or", "api_base_url": fake_url, "api_key": "sk-bench", "models": ["fake-model"],
              "transformer": {"use": ["openrouter"]}},
+            # answers 429 to every other call; requests naming it fall back to `fake`
+            {"name": "flaky", "api_base_url": flaky_url, "api_key": "sk-bench", "models": ["fake-model"]},
         ],
+        "fallback": {"flaky,fake-model": ["fake,fake-model"]},
         # longContext set, so every request is token-counted like a real CCR config
         "Router": {"default": "fake,fake-model", "longContext": "fake,fake-model", "longContextThreshold": 60000},
     }))
     env = {**os.environ, "HOME": home, "PYTHONPATH": str(ROOT)}
     procs = [
         start(["-m", "tests.fakes.serve", "--port", str(fake_port), "--chunks", "200"], env),
+        start(["-m", "tests.fakes.serve", "--port", str(flaky_port), "--chunks", "200",
+               "--fail-every", "2", "--fail-status", "429", "--retry-after", "0"], env),
         start(["-m", "ccr_aio", "--config", str(config), "--port", str(ccr_port)], env),
     ]
     ccr_url = f"http://127.0.0.1:{ccr_port}/v1/messages?beta=true"
     results: dict[str, Any] = {}
     try:
         await wait_healthy(f"http://127.0.0.1:{fake_port}/health")
+        await wait_healthy(f"http://127.0.0.1:{flaky_port}/health")
         await wait_healthy(f"http://127.0.0.1:{ccr_port}/health")
         json_headers = {"Content-Type": "application/json"}
         ccr_headers = {**json_headers, "anthropic-version": "2023-06-01", "x-api-key": "x"}
@@ -180,6 +217,11 @@ async def run(seconds: float, samples: int) -> dict[str, Any]:
             through = await throughput(lambda: read_all(session, ccr_url, ccr_long, ccr_headers), 8, seconds)
             results["long_conversation_c8"] = {
                 "direct_rps": round(direct, 1), "ccr_rps": round(through, 1), "ratio": round(through / direct, 3)}
+
+            if fallback_requests:
+                flaky = json.dumps({**SMALL, "stream": True, "model": "flaky,fake-model"}).encode()
+                results["fallback_429_half_c16"] = await fallback_run(
+                    session, ccr_url, flaky, ccr_headers, fallback_requests, 16)
     finally:
         for proc in procs:
             proc.terminate()
@@ -195,9 +237,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each throughput run")
     parser.add_argument("--samples", type=int, default=40, help="latency samples per case")
+    parser.add_argument("--fallback-requests", type=int, default=1000,
+                        help="streamed requests of the fallback case (0: skip it)")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
-    results = asyncio.run(run(args.seconds, args.samples))
+    results = asyncio.run(run(args.seconds, args.samples, args.fallback_requests))
     for name, figures in results.items():
         print(f"{name:34s} " + "  ".join(f"{k}={v}" for k, v in figures.items()))
     if args.json:

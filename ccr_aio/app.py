@@ -11,7 +11,8 @@ from aiohttp import web
 
 from . import browser_guard, drain
 from .agents.image_cache import IMAGES, ImageCache
-from .middlewares import auth_middleware, error_middleware, request_id_middleware
+from .middlewares import add_route_headers, auth_middleware, error_middleware, request_id_middleware
+from .pipeline.fallback import RESILIENCE, Resilience
 from .routes import admin, info, messages, models, presets, ui
 from .pipeline.upstream import HTTP
 from .routing.sessions import SESSIONS, Sessions
@@ -47,6 +48,7 @@ def create_app(settings: Settings) -> web.Application:
     app[TOKENS] = TokenCounter()
     app[SESSIONS] = Sessions()
     app[IMAGES] = ImageCache()
+    app[RESILIENCE] = Resilience()  # provider health and key turns, kept across reloads
     drain.setup(app)  # requests in flight, for a shutdown that keeps its deadline
     app.cleanup_ctx.append(_http_session)
     app.add_routes(info.routes)
@@ -56,5 +58,6 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(presets.routes)  # /api/presets
     ui.setup(app)  # /ui (Jinja2 templates/) and /static/ assets
     browser_guard.setup(app)  # response headers that keep other sites' pages out
+    app.on_response_prepare.append(add_route_headers)
     app.on_startup.append(_warm_tokenizer)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .shapes.anthropic import ErrorEvent, ErrorType
 
 ERROR_TYPES: dict[int, ErrorType] = {
@@ -29,11 +31,14 @@ def error_type_for(status: int) -> ErrorType:
 class ApiError(Exception):
     """An error that reaches the client as `{"type":"error","error":{...}}` with `status`."""
 
-    def __init__(self, status: int, message: str, error_type: str | None = None) -> None:
+    def __init__(self, status: int, message: str, error_type: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.error_type = error_type or error_type_for(status)
+        # Response headers for the client (a provider's retry-after), set by the error middleware.
+        self.headers: dict[str, str] = dict(headers) if headers else {}
 
     def body(self) -> ErrorEvent:
         return error_body(self.status, self.message, self.error_type)

@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from .errors import ApiError, error_body
+from .pipeline.fallback import route_headers
 from .state import STATE
 
 log = structlog.get_logger("ccr_aio.http")
@@ -43,7 +44,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except ApiError as exc:
         if exc.status >= 500:
             log.warning("request_failed", status=exc.status, message=exc.message[:500])
-        return _json_error(exc.status, exc.message, exc.error_type)
+        response = _json_error(exc.status, exc.message, exc.error_type)
+        response.headers.update(exc.headers)  # a provider's retry-after, for the client to honour
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -63,6 +66,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         log.exception("unhandled_error", path=request.path)
         return _json_error(500, "Internal server error", "api_error")
+
+
+async def add_route_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Every /v1/messages answer (streamed or not, errors too) says which `provider,model`
+    answered and after how many attempts (`x-ccr-route`, `x-ccr-attempts`)."""
+    if request.path == "/v1/messages":
+        response.headers.update(route_headers(request))
 
 
 def _is_public(path: str) -> bool:

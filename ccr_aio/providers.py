@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .config import ConfigError, ConfigInvalid, ProviderConfig, TransformerUse, parse_provider_config
@@ -15,11 +15,12 @@ from .transformers.base import Registry, Transformer
 class Provider:
     name: str
     api_base_url: str
-    api_key: str = ""
+    api_key: str = ""  # the key a call uses: the first of the pool unless `with_key` chose one
     models: tuple[str, ...] = ()
     chain: tuple[Transformer, ...] = ()
     model_chains: dict[str, tuple[Transformer, ...]] = field(default_factory=dict)
     config: ProviderConfig | None = None  # what it was built from (None when made by hand)
+    api_keys: tuple[str, ...] = ()  # the configured key pool (one key, or several)
 
     def find_model(self, model: str) -> str | None:
         """The configured spelling of `model` (case-insensitive), or None."""
@@ -28,6 +29,11 @@ class Provider:
 
     def model_chain(self, model: str) -> tuple[Transformer, ...]:
         return self.model_chains.get(model, ())
+
+    def with_key(self, index: int) -> Provider:
+        """This provider calling with key `index` of its pool: transformers and the upstream
+        call read `api_key`, so they need not know about pools."""
+        return replace(self, api_key=self.api_keys[index])
 
 
 def find(providers: Mapping[str, Provider], provider: str, model: str) -> tuple[Provider, str] | None:
@@ -62,6 +68,7 @@ def build_provider(spec: ProviderConfig | Mapping[str, Any], registry: Registry)
         name=spec.name,
         api_base_url=spec.api_base_url,
         api_key=spec.api_key,
+        api_keys=spec.api_keys,
         models=spec.models,
         chain=build_chain(spec.transformer.use, registry, where),
         model_chains={model: build_chain(use, registry, f"{where} model '{model}'")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
+from .pipeline.fallback import Upstreams
 from .plugins import load_plugins, plugin_hint
 from .providers import Provider, build_providers
 from .routing.custom import load_custom_router, load_system_prompt
@@ -26,6 +27,7 @@ class Snapshot:
     providers: dict[str, Provider]
     endpoint: Transformer  # the `/v1/messages` endpoint transformer
     routing: Routing  # what `routing.router.decide` needs
+    upstreams: Upstreams  # what the upstream calls need (providers, key pools, fallback lists)
     system_prompt: str | None = None  # REWRITE_SYSTEM_PROMPT text
 
 
@@ -44,12 +46,14 @@ def build_snapshot(settings: Settings, registry: Registry | None = None) -> Snap
         custom_config=settings.interpolated,
         force_image_agent=config.force_image_agent,
     )
+    endpoint = registry.create("anthropic")
     return Snapshot(
         settings=settings,
         registry=registry,
         providers=providers,
-        endpoint=registry.create("anthropic"),
+        endpoint=endpoint,
         routing=routing,
+        upstreams=Upstreams.build(settings, endpoint, providers),
         system_prompt=load_system_prompt(config.rewrite_system_prompt),
     )
 

@@ -2,14 +2,18 @@
 
 import { chainEditor } from "./chain.js";
 import { byId, clear, el, notify, option } from "./dom.js";
+import { healthCell, initHealth, refreshHealth } from "./health.js";
 import { chainEntryText, changed, providersOf, routerOf, state } from "./state.js";
 
 const ENV_REF = /^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$/;
 let editing = null; // index in Providers being edited, or -1 when adding
 let chains = null; // {all, perModel: Map(model → {editor, fieldset})} of the open form
 
-/** What the list shows for a key: `$VAR` references as written, real keys never. */
+const isSecret = (key) => typeof key === "string" && key !== "" && !ENV_REF.test(key);
+
+/** What the list shows for a key (or each key of a pool): `$VAR` references as written, real keys never. */
 export function maskKey(key) {
+  if (Array.isArray(key)) return key.length ? key.map(maskKey).join(", ") : "(none)";
   if (key === undefined || key === null || key === "") return "(none)";
   if (typeof key !== "string") return "(invalid)";
   if (ENV_REF.test(key)) return key;
@@ -50,6 +54,7 @@ export function renderProviders() {
       el("td", { className: "key" }, maskKey(provider?.api_key)),
       el("td", { className: "models" }, models),
       el("td", { className: "chains" }, chainsText(provider?.transformer)),
+      el("td", { className: "health" }, ...healthCell(name)),
       el("td", { className: "row-actions" }, edit, " ", remove)));
   });
   byId("providers-empty").hidden = providers.length > 0;
@@ -94,12 +99,12 @@ function openForm(index) {
   editing = index;
   const provider = index >= 0 ? providersOf(state.config)[index] : {};
   const key = provider.api_key;
-  const hasSecretKey = typeof key === "string" && key !== "" && !ENV_REF.test(key);
+  const hasSecretKey = Array.isArray(key) ? key.some(isSecret) : isSecret(key);
   byId("provider-form-title").textContent = index >= 0 ? `Edit provider ${provider.name}` : "Add provider";
   byId("pf-name").value = provider.name ?? "";
   byId("pf-url").value = urlOf(provider);
   // A real key is never put back into the page; an empty field keeps it.
-  byId("pf-key").value = hasSecretKey ? "" : (key ?? "");
+  byId("pf-key").value = hasSecretKey ? "" : (Array.isArray(key) ? key.join(", ") : (key ?? ""));
   showKeyKind();
   byId("pf-key").placeholder = hasSecretKey ? `unchanged (${maskKey(key)}): leave empty to keep it` : "";
   byId("pf-key-clear").checked = false;
@@ -140,9 +145,9 @@ function readForm(old) {
   delete entry.baseUrl;
   delete entry.baseurl;
   entry.api_base_url = url;
-  const key = byId("pf-key").value.trim();
+  const keys = byId("pf-key").value.split(",").map((k) => k.trim()).filter(Boolean);
   if (byId("pf-key-clear").checked) delete entry.api_key;
-  else if (key) entry.api_key = key;
+  else if (keys.length) entry.api_key = keys.length > 1 ? keys : keys[0]; // several: a key pool
   entry.models = formModels();
   const oldTransformer = old.transformer && typeof old.transformer === "object" ? old.transformer : {};
   const transformer = {};
@@ -204,6 +209,7 @@ function deleteProvider(index) {
 }
 
 export function initProviders() {
+  initHealth(renderProviders);
   byId("provider-add").addEventListener("click", () => openForm(-1));
   byId("provider-cancel").addEventListener("click", closeForm);
   byId("provider-form").addEventListener("submit", applyForm);
@@ -218,6 +224,7 @@ export function initProviders() {
     if (source === "providers") return;
     if (source === "load" && editing !== null) closeForm(); // a reloaded config invalidates the open form
     renderProviders();
+    if (source === "load") refreshHealth(); // a saved config may have new providers, and new health
   };
   return rerender;
 }

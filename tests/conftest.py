@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,23 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-@pytest.fixture
-async def fake(aiohttp_server: Any) -> FakeUpstream:
+async def start_fake(aiohttp_server: Any) -> FakeUpstream:
     upstream = FakeUpstream()
     server = await aiohttp_server(upstream.app(), host="127.0.0.1")
     upstream.url = str(server.make_url("/v1/chat/completions"))  # type: ignore[attr-defined]
     upstream.server = server  # type: ignore[attr-defined]
     return upstream
+
+
+@pytest.fixture
+async def fake(aiohttp_server: Any) -> FakeUpstream:
+    return await start_fake(aiohttp_server)
+
+
+@pytest.fixture
+def make_fake(aiohttp_server: Any) -> Callable[[], Awaitable[FakeUpstream]]:
+    """Another fake provider, for tests that need several (a primary and its fallback)."""
+    return lambda: start_fake(aiohttp_server)
 
 
 def provider_config(fake: FakeUpstream, **extra: Any) -> dict[str, Any]:

@@ -33,6 +33,8 @@ from ccr_aio.routes import ui as ui_routes
 from ccr_aio.routes.admin import ADMIN
 from ccr_aio.state import STATE
 from tests.conftest import base_config, sdk
+from tests.fakes.openai_upstream import error_reply
+from tests.fallback_helpers import KEY_ONE, KEY_TWO, ask, two_providers as primary_and_backup
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -496,3 +498,32 @@ async def test_restart_refused_for_a_broken_config_on_disk_is_shown(open_ui, fak
     await ui.page.get_by_role("button", name="Save & restart").click()
     await expect(ui.page.locator("#notice")).to_contain_text("Not restarted: Not restarting:")
     assert calls == []
+
+
+async def test_providers_tab_shows_a_status_badge_per_provider_model_and_key(open_ui, make_client, make_fake):
+    primary, backup = await make_fake(), await make_fake()
+    bearer_one = f"Bearer {KEY_ONE}"
+    primary.choose = lambda r: error_reply(429, "slow down", {"retry-after": "120"}) \
+        if r.headers.get("Authorization") == bearer_one else None
+    client = await make_client(primary_and_backup(primary, backup))
+    assert (await ask(client))[0].status == 200  # key one is rate-limited, key two answers
+    ui = await open_ui({}, client=client)
+    page = ui.page
+    row = page.locator('#providers-rows tr[data-provider="primary"]')
+    await expect(row.locator(".key")).to_have_text("••••0000, ••••0000")  # a pool: each key masked
+    await expect(row.locator(".health > .badge")).to_have_text("degraded")
+    cooling = row.locator('li[data-key="0"] .badge')
+    await expect(cooling).to_have_text(re.compile(r"^cooling ([1-9]\d?|1[01]\d|120) s$"))  # of 120 s
+    await expect(cooling).to_have_attribute("title", re.compile(r"until .*; last error: http 429; 1 failure"))
+    await expect(row.locator('li[data-key="1"] .badge')).to_have_text("ok")
+    await expect(row.locator('li[data-model="p-model"] .badge')).to_have_text("ok")
+    await expect(page.locator('#providers-rows tr[data-provider="backup"] .health > .badge')).to_have_text("ok")
+    # Three 500s cool the model itself; "Refresh status" shows it.
+    primary.choose = lambda r: error_reply(500, "broken")
+    for _ in range(3):
+        assert (await ask(client))[0].headers["x-ccr-route"] == "backup,b-model"
+    await page.get_by_role("button", name="Refresh status").click()
+    await expect(row.locator('li[data-model="p-model"] .badge')).to_have_text(re.compile(r"^cooling \d+ s$"))
+    await expect(row.locator('li[data-model="p-vision"] .badge')).to_have_text("ok")
+    for text in (await page.content(), await page.locator("body").inner_text()):
+        assert KEY_ONE not in text and KEY_TWO not in text

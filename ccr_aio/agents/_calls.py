@@ -12,7 +12,6 @@ from typing import Any, cast
 
 from aiohttp import web
 
-from ..pipeline.chain import prepare_request
 from ..pipeline.exchange import ReadHook, exchange
 from ..routing.router import Route
 from ..shapes.anthropic import AnthropicEvent, AnthropicMessage, AnthropicRequest
@@ -29,10 +28,11 @@ async def open_events(
     body: dict[str, Any],
     ctx: Context,
     before_read: ReadHook | None = None,
+    on_silence: ReadHook | None = None,
 ) -> AsyncIterator[AsyncIterator[AnthropicEvent]]:
     # `body` is the client's request as the agent rewrote it: its JSON object is the Anthropic one.
-    prepared = await prepare_request(snapshot.endpoint, route.provider, route.model, cast(AnthropicRequest, body), ctx)
-    async with exchange(request, snapshot.settings, snapshot.endpoint, route, prepared, ctx, before_read) as answer:
+    request_body = cast(AnthropicRequest, body)
+    async with exchange(request, snapshot.upstreams, route, request_body, ctx, before_read, on_silence) as answer:
         yield await answer.events()
 
 

@@ -189,7 +189,10 @@ async def _stream(
         turn = Turn()
         shown: dict[int, int] = {}  # upstream block index → client index
         final: MessageDeltaEvent | None = None
-        async with open_events(analyst.request, analyst.snapshot, route, {**body, "messages": messages}, analyst.ctx, writer.flush) as events:
+        # Pings while the main model is silent: a continuation round may wait for its first
+        # chunk (or a fallback) long after the client's stream has started.
+        async with open_events(analyst.request, analyst.snapshot, route, {**body, "messages": messages},
+                               analyst.ctx, writer.flush, writer.ping) as events:
             async for event in events:
                 turn.add(event)
                 if event["type"] == "content_block_delta" or event["type"] == "content_block_stop":

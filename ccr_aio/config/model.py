@@ -5,9 +5,8 @@ that knows the file's key names and spellings (`Providers`/`providers`, `api_key
 Unknown keys are not modelled: they live on in the stored dict (`Settings.raw`), which is what
 gets written back.
 
-Later features add fields here (a `fallback` section, per-provider `pricing`, per-model
-capabilities, several keys per provider) and their checks in `parse*.py`; nothing else
-validates the config.
+Features add fields here (like the `fallback` section and key pools) and their checks in
+`parse*.py`; nothing else validates the config.
 """
 
 from __future__ import annotations
@@ -21,6 +20,11 @@ from typing import Any, Literal, get_args
 RouterScenario = Literal["default", "background", "think", "longContext", "webSearch", "image"]
 ROUTER_SCENARIOS: tuple[RouterScenario, ...] = get_args(RouterScenario)
 RouterKey = Literal[RouterScenario, "longContextThreshold"]
+# What `fallback` may be keyed by, besides "provider,model": the Router's scenarios and the
+# rules that need no Router entry (a client-named `provider,model`, a subagent tag, a bare
+# model name, a custom router's choice). The resilience package keeps the same list.
+FallbackScenario = Literal[RouterScenario, "model", "explicit", "subagent", "custom"]
+FALLBACK_SCENARIOS: tuple[FallbackScenario, ...] = (*ROUTER_SCENARIOS, "model", "explicit", "subagent", "custom")
 ROUTER_KEYS: tuple[RouterKey, ...] = (*ROUTER_SCENARIOS, "longContextThreshold")
 DEFAULT_LONG_CONTEXT_THRESHOLD = 60_000
 EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -57,12 +61,13 @@ class TransformerSpec:
 class ProviderConfig:
     name: str
     api_base_url: str  # the full endpoint URL
-    api_keys: tuple[str, ...] = ()  # one today (`api_key`); a key pool later adds entries
+    api_keys: tuple[str, ...] = ()  # `api_key`: one key, or a pool of several (a list)
     models: tuple[str, ...] = ()
     transformer: TransformerSpec = TransformerSpec()
 
     @property
     def api_key(self) -> str:
+        """The first key (the only one unless the provider has a pool)."""
         return self.api_keys[0] if self.api_keys else ""
 
 
@@ -145,6 +150,9 @@ class Config:
     rewrite_system_prompt: str | None = None
     force_image_agent: bool = False
     limits: ServerLimits = ServerLimits()
+    # `fallback`: what to try next, by scenario or by "provider,model" (keys as written), each
+    # a list of "provider,model" in the configured spelling.
+    fallback: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: EMPTY)
 
     def provider(self, name: str) -> ProviderConfig | None:
         """The provider called `name` (case-insensitive)."""

@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from .hosts import is_ip, split_authority
 from .model import Config, ProviderConfig, RouterConfig
+from .parse_fallback import parse_fallback
 from .parse_limits import parse_limits
 from .parse_plugins import parse_plugins
 from .parse_providers import parse_provider, parse_providers
@@ -40,10 +41,14 @@ def parse_config(data: Any) -> Parsed[Config]:
         return Parsed(None, (Problem("", f"the config must be a JSON object, got {kind(data)}"),))
     found = Findings()
     providers: tuple[ProviderConfig, ...] = ()
+    before = len(found.problems)
     for key in ("Providers", "providers"):  # both are checked; `Providers` wins, as in CCR
         if key in data:
             parsed = parse_providers(data[key], key, found)
             providers = parsed if key == "Providers" or "Providers" not in data else providers
+    # Names are only checked against a clean Providers list: a provider with a problem is left
+    # out of it, and "not in Providers" would then blame the wrong place.
+    known = providers if len(found.problems) == before else None
     router = parse_router(data.get("Router"), At.key("Router"), found)
     plugins_key = "Transformers" if "Transformers" in data and "transformers" not in data else "transformers"
     plugins = parse_plugins(data.get(plugins_key), plugins_key, found)
@@ -63,6 +68,7 @@ def parse_config(data: Any) -> Parsed[Config]:
         rewrite_system_prompt=_text(data, "REWRITE_SYSTEM_PROMPT", found, " (a file path)"),
         force_image_agent=bool(data.get("forceUseImageAgent")),
         limits=parse_limits(data, found),
+        fallback=parse_fallback(data.get("fallback"), known, found),
     )
     return Parsed(None if found.blocking else config, tuple(found.problems))
 

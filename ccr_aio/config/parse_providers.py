@@ -16,6 +16,7 @@ from .problems import At, Findings, kind
 PROVIDERS_HINT = 'Providers must be a list of provider objects like {"name": ..., "api_base_url": ..., "models": [...]}'
 _URL_KEYS = ("api_base_url", "baseUrl", "baseurl")  # CCR accepts all three spellings
 _KEY_KEYS = ("api_key", "apiKey")
+KEY_POOL_HINT = "or an array of strings: a key pool"
 
 
 def parse_providers(value: Any, key: str, found: Findings) -> tuple[ProviderConfig, ...]:
@@ -56,9 +57,7 @@ def parse_provider(entry: Any, at: At, found: Findings, seen: dict[str, str] | N
     url = _first(entry, _URL_KEYS)
     if not isinstance(url, str) or not url.strip():
         found.add(at.field("api_base_url"), "is required (the full endpoint URL)")
-    key = _first(entry, _KEY_KEYS)
-    if key is not None and not isinstance(key, str):
-        found.add(at.field("api_key"), f"must be a string, got {kind(key)}")
+    keys = parse_api_keys(_first(entry, _KEY_KEYS), at.field("api_key"), found)
     models = entry.get("models")
     if models is None:
         models = []
@@ -70,10 +69,30 @@ def parse_provider(entry: Any, at: At, found: Findings, seen: dict[str, str] | N
     return ProviderConfig(
         name=str(name),
         api_base_url=str(url),
-        api_keys=(key,) if key else (),
+        api_keys=keys,
         models=tuple(models),
         transformer=transformer,
     )
+
+
+def parse_api_keys(value: Any, at: At, found: Findings) -> tuple[str, ...]:
+    """`api_key`: one key (a string), or a key pool (an array of them, tried in turn when one is
+    rate-limited or rejected). Keys never appear in messages, only their places."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list):
+        found.add(at, f"must be a string, got {kind(value)}", hint=KEY_POOL_HINT)
+        return ()
+    seen: dict[str, int] = {}
+    for i, key in enumerate(value):
+        if not isinstance(key, str) or not key:
+            found.add(at.item(i), f"must be a non-empty string, got {kind(key)}"
+                      if not isinstance(key, str) else "must be a non-empty string")
+        elif seen.setdefault(key, i) != i:
+            found.add(at.item(i), f"is the same key as api_key[{seen[key]}] (a pool needs different keys)")
+    return tuple(value)
 
 
 def _first(entry: Mapping[str, Any], keys: tuple[str, ...]) -> Any:

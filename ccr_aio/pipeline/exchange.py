@@ -1,8 +1,9 @@
 """One call to a provider and its answer in the client's terms: the one place that reads an
 answer in each of the stream/JSON × converted/passthrough combinations.
 
-`exchange` sends a prepared request with the provider's credentials and limits and yields an
-`Answer`. The caller picks the form it needs: `events()` (Anthropic events whatever the provider
+`exchange` prepares and sends a request with the provider's credentials and limits, trying the
+route's other keys and fallback targets when a provider fails before its answer is used, and
+yields an `Answer`. The caller picks the form it needs: `events()` (Anthropic events whatever the provider
 spoke), `message()` (one Anthropic message, converted answers), or `raw` / `body()` (the
 provider's own bytes, for a passthrough answer relayed untouched). The HTTP handler and the
 image agent both go through here.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar, cast
 
 import aiohttp
@@ -21,14 +22,18 @@ from aiohttp import web
 
 from ..errors import ApiError
 from ..jsonutil import dumps, loads
+from ..resilience import Attempts, Outcome, Target
 from ..routing.router import Route
-from ..settings import Settings
-from ..shapes.anthropic import AnthropicEvent, AnthropicMessage
+from ..shapes.anthropic import AnthropicEvent, AnthropicMessage, AnthropicRequest
 from ..transformers.base import Context, Transformer
 from ..transformers.endpoint.response import aggregate_chunks, message_to_events
-from .chain import Prepared, unified_json, unified_stream
+from .chain import Prepared, prepare_request, unified_json, unified_stream
+from .fallback import RESILIENCE, Upstreams, attempt_route, log_attempt, note_route, plan_attempts
 from .sse import iter_json_chunks
-from .upstream import HTTP, client_error_words, open_upstream, passthrough_headers, provider_headers
+from .upstream import (
+    HTTP, UpstreamFailed, client_error_words, close_upstream, passthrough_headers, post_upstream,
+    provider_headers,
+)
 
 PING_INTERVAL_S = 15.0
 ReadHook = Callable[[], Awaitable[None]]
@@ -81,25 +86,80 @@ class Answer:
 @asynccontextmanager
 async def exchange(
     request: web.Request,
-    settings: Settings,
-    endpoint: Transformer,
+    upstreams: Upstreams,
     route: Route,
-    prepared: Prepared,
+    body: AnthropicRequest,
     ctx: Context,
     before_read: ReadHook | None = None,
     on_silence: ReadHook | None = None,
 ) -> AsyncIterator[Answer]:
-    """POST `prepared` to the route's provider; leaving the block closes the upstream call.
+    """Send `body` for `route`, falling back along its key pool and `fallback` list, and yield
+    the first answer that got going; leaving the block closes the upstream call.
 
-    `request` is the client's: its app holds the connection pool, and a passthrough call
-    forwards its headers. For `before_read` and `on_silence` see `upstream_bytes`."""
-    provider, options = route.provider, prepared.options
+    Each attempt prepares the body for its own provider and model, posts it, and waits for the
+    first chunk of the answer: only then is the answer committed to, so a provider that fails
+    before anything reaches the client is replaced by the next attempt (as far as the retry
+    rules of `resilience.classify` allow). Once committed, a failure is the caller's to show.
+    When every attempt failed, the last provider's error is raised (`AttemptsFailed`).
+
+    `request` is the client's: its app holds the connection pool and the health store, and a
+    passthrough call forwards its headers. `on_silence` runs every PING_INTERVAL_S the provider
+    stays silent, between whole events only (so never for a passthrough, whose reads may end
+    mid-event); `before_read` runs before each network read (see `upstream_bytes`)."""
+    resilience = request.app[RESILIENCE]
+    attempts = await plan_attempts(route, upstreams, resilience)
+    tried: Target | None = None
+    opened: tuple[aiohttp.ClientResponse, bytes] | None = None
+    try:
+        for attempt in attempts:
+            tried = attempt.target
+            call = attempt_route(attempt, route, upstreams)
+            call_ctx = ctx if call is route else replace(ctx, provider=call.provider.name, model=call.model)
+            prepared = await prepare_request(upstreams.endpoint, call.provider, call.model, body, call_ctx)
+            silence = None if prepared.bypass else on_silence
+            try:
+                opened = await _open(request, upstreams, call, prepared, call_ctx, attempts, before_read, silence)
+            except UpstreamFailed as exc:
+                await attempts.failed(attempt, exc.outcome, exc, exc.response_headers)
+                log_attempt(attempts.history[-1], len(attempts.history), None)
+                continue
+            await attempts.succeeded(attempt)
+            log_attempt(attempts.history[-1], len(attempts.history), opened[0].status)
+            break
+    finally:
+        note_route(request, attempts, tried)
+    if opened is None:
+        raise attempts.final_error()
+    upstream, first = opened
+    try:
+        raw = upstream_bytes(upstream, call, before_read, silence, first)
+        yield Answer(upstream, raw, call, upstreams.endpoint, prepared.bypass, call_ctx)
+    finally:
+        close_upstream(upstream)
+
+
+async def _open(
+    request: web.Request,
+    upstreams: Upstreams,
+    route: Route,
+    prepared: Prepared,
+    ctx: Context,
+    attempts: Attempts,
+    before_read: ReadHook | None,
+    on_silence: ReadHook | None,
+) -> tuple[aiohttp.ClientResponse, bytes]:
+    """One attempt: post, then wait for the first chunk of the answer. UpstreamFailed when it
+    failed before that; the response is closed then."""
+    provider, options, settings = route.provider, prepared.options, upstreams.settings
     if prepared.bypass:
         # The provider's own chain entry carries the options (e.g. UseBearer).
         headers = provider.chain[0].auth(passthrough_headers(request.headers, options), provider, ctx)
     else:
         headers = provider_headers(provider, options)
-    async with open_upstream(
+    timeout_ms = options.timeout_ms or settings.api_timeout_ms
+    if attempts.history:  # a retry only gets what is left of the request's time budget
+        timeout_ms = max(1, min(timeout_ms, int(attempts.remaining_s() * 1000)))
+    upstream = await post_upstream(
         request.app[HTTP],
         url=options.url or provider.api_base_url,
         data=dumps(prepared.body).encode(),
@@ -107,11 +167,18 @@ async def exchange(
         provider=provider.name,
         model=route.model,
         stream=ctx.stream,
-        timeout_ms=options.timeout_ms or settings.api_timeout_ms,
+        timeout_ms=timeout_ms,
         proxy=options.proxy or settings.proxy_url,
-    ) as upstream:
-        raw = upstream_bytes(upstream, route, before_read, on_silence)
-        yield Answer(upstream, raw, route, endpoint, prepared.bypass, ctx)
+    )
+    try:
+        if before_read is not None:
+            await before_read()
+        first = await (_read(upstream.content, route) if on_silence is None
+                       else _read_or_ping(upstream.content, route, on_silence))
+    except BaseException:
+        close_upstream(upstream)
+        raise
+    return upstream, first
 
 
 async def upstream_bytes(
@@ -119,13 +186,17 @@ async def upstream_bytes(
     route: Route,
     before_read: ReadHook | None = None,
     on_silence: ReadHook | None = None,
+    first: bytes = b"",
 ) -> AsyncIterator[bytes]:
-    """The provider's body as it arrives; a cut connection becomes an ApiError, so it can be
-    told apart from the client going away (which must just stop everything).
+    """The provider's body as it arrives (after `first`, what was read before committing to
+    it); a cut connection becomes an ApiError, so it can be told apart from the client going
+    away (which must just stop everything).
 
     `before_read` runs before each network read: by then the pipeline above has turned the
     previous read into events, so the writer can send them in one write instead of one
     syscall per event. `on_silence` runs every PING_INTERVAL_S the provider stays silent."""
+    if first:
+        yield first
     content = upstream.content
     while True:
         if before_read is not None:
@@ -140,13 +211,17 @@ async def upstream_bytes(
 
 
 async def _read(content: aiohttp.StreamReader, route: Route) -> bytes:
+    """One read; the error says how it failed, which decides a retry when nothing of the
+    answer was used yet."""
     try:
         return await content.readany()
     except asyncio.TimeoutError:
-        raise ApiError(504, f"Provider {route.label} stopped sending (read timeout)") from None
+        raise UpstreamFailed(504, f"Provider {route.label} stopped sending (read timeout)",
+                             Outcome.failed("timeout_before_first_byte")) from None
     except aiohttp.ClientError as exc:
         words = client_error_words(exc)
-        raise ApiError(502, f"Provider {route.label} dropped the connection mid-response: {words}") from None
+        raise UpstreamFailed(502, f"Provider {route.label} dropped the connection mid-response: {words}",
+                             Outcome.failed("connection_reset")) from None
 
 
 async def _read_or_ping(content: aiohttp.StreamReader, route: Route, on_silence: ReadHook) -> bytes:

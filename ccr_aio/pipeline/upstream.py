@@ -1,18 +1,19 @@
-"""The one place that talks to providers: headers, timeouts, proxy, and error mapping."""
+"""The one place that talks to providers: headers, timeouts, proxy, and error mapping (into
+the outcomes the retry rules of `resilience` read)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 
 import aiohttp
 from aiohttp import web
 
 from ..errors import ApiError
 from ..providers import Provider
+from ..resilience import Outcome, exception_kind
 from ..transformers.base import UpstreamOptions
 
 # Never forwarded in passthrough mode: hop-by-hop, and framing/encoding aiohttp redoes itself.
@@ -86,8 +87,18 @@ def _timeout(timeout_ms: int, stream: bool) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=seconds, sock_connect=CONNECT_TIMEOUT_S)
 
 
-@asynccontextmanager
-async def open_upstream(
+class UpstreamFailed(ApiError):
+    """A call that failed before any of its answer was used, with what the retry rules need:
+    how it failed (`outcome`) and the provider's response headers (its retry-after)."""
+
+    def __init__(self, status: int, message: str, outcome: Outcome,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(status, message)
+        self.outcome = outcome
+        self.response_headers: Mapping[str, str] = headers or {}
+
+
+async def post_upstream(
     session: aiohttp.ClientSession,
     *,
     url: str,
@@ -98,30 +109,42 @@ async def open_upstream(
     stream: bool,
     timeout_ms: int,
     proxy: str | None = None,
-) -> AsyncIterator[aiohttp.ClientResponse]:
-    """POST to the provider; non-2xx answers raise ApiError with the provider's words kept."""
+) -> aiohttp.ClientResponse:
+    """POST to the provider and return its 2xx response (close it with `close_upstream`). No
+    answer, or a non-2xx one, raises UpstreamFailed with the provider's words kept; a failure
+    that is not the network's (a malformed URL...) raises a plain ApiError."""
     try:
         response = await session.post(
             url, data=data, headers=headers, proxy=proxy, timeout=_timeout(timeout_ms, stream)
         )
     except asyncio.TimeoutError:
-        raise ApiError(504, f"Provider {provider} ({model}) timed out after {timeout_ms} ms") from None
+        raise UpstreamFailed(504, f"Provider {provider} ({model}) timed out after {timeout_ms} ms",
+                             Outcome.failed("timeout_before_headers")) from None
     except aiohttp.ClientError as exc:
-        raise ApiError(502, f"Provider {provider} ({model}) is unreachable: {client_error_words(exc)}") from None
-    try:
-        if response.status >= 400:
-            try:
-                text = await response.text(errors="replace")
-            except (aiohttp.ClientError, asyncio.TimeoutError):
-                text = response.reason or ""
-            raise ApiError(
-                response.status, f"Error from provider({provider},{model}: {response.status}): {text}"
-            )
-        yield response
-    finally:
-        # A fully read body returns the connection to the pool; anything else (client gone,
-        # error mid-stream) must close it so the provider stops generating.
-        if response.content.at_eof():
-            response.release()
-        else:
-            response.close()
+        message = f"Provider {provider} ({model}) is unreachable: {client_error_words(exc)}"
+        # The peer closing before the headers carries no OSError to read the cause from.
+        kind = "connection_reset" if isinstance(exc, aiohttp.ServerDisconnectedError) else exception_kind(exc)
+        if kind is None:
+            raise ApiError(502, message) from None
+        raise UpstreamFailed(502, message, Outcome.failed(kind)) from None
+    if response.status >= 400:
+        try:
+            text = await response.text(errors="replace")
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            text = response.reason or ""
+        finally:
+            close_upstream(response)
+        raise UpstreamFailed(
+            response.status, f"Error from provider({provider},{model}: {response.status}): {text}",
+            Outcome.http(response.status), dict(response.headers),
+        )
+    return response
+
+
+def close_upstream(response: aiohttp.ClientResponse) -> None:
+    """A fully read body returns the connection to the pool; anything else (client gone,
+    error mid-stream) must close it so the provider stops generating."""
+    if response.content.at_eof():
+        response.release()
+    else:
+        response.close()

@@ -46,8 +46,7 @@ class AttemptsFailed(ApiError):
 
     def __init__(self, status: int, message: str, error_type: str | None,
                  headers: Mapping[str, str]) -> None:
-        super().__init__(status, message, error_type)
-        self.headers = dict(headers)
+        super().__init__(status, message, error_type, headers)
 
 
 class Attempts:

@@ -1,4 +1,5 @@
-"""Management API: /api/config, /api/transformers, /api/reload, /api/restart (logs: admin_logs.py).
+"""Management API: /api/config, /api/transformers, /api/reload, /api/restart (logs: admin_logs.py,
+provider health: admin_health.py).
 
 Reload: a config that was saved (or changed on disk, for /api/reload and /api/restart) becomes
 a new `Snapshot` that replaces `app[STATE].current`. Requests already running keep the snapshot
@@ -29,9 +30,10 @@ from ..config import ConfigError, ConfigInvalid, describe
 from ..config.hosts import is_loopback_name
 from ..errors import ApiError
 from ..inputs.json_body import has_lone_surrogate_escape, parse_json_body
+from ..pipeline.fallback import RESILIENCE
 from ..settings import Settings, build_settings, load_settings, parse_config_text
 from ..state import STATE, Snapshot, build_snapshot
-from . import admin_files, admin_logs
+from . import admin_files, admin_health, admin_logs
 
 routes = web.RouteTableDef()
 log = structlog.get_logger("ccr_aio.admin")
@@ -66,6 +68,7 @@ def setup(app: web.Application, settings: Settings) -> None:
     app[ADMIN] = Admin(started=settings)
     app.add_routes(routes)
     app.add_routes(admin_logs.routes)
+    app.add_routes(admin_health.routes)
 
 
 def restart_notes(admin: Admin, settings: Settings) -> list[str]:
@@ -80,11 +83,18 @@ def restart_notes(admin: Admin, settings: Settings) -> list[str]:
     return [f"{', '.join(changed)} changed: takes effect after a restart (POST /api/restart)"]
 
 
+async def install(app: web.Application, snapshot: Snapshot) -> None:
+    """Make `snapshot` the current config. Provider health starts afresh: a disabled key may
+    have been replaced, and key indexes may now point at other keys."""
+    app[STATE].current = snapshot
+    await app[RESILIENCE].store.clear()
+
+
 async def apply(app: web.Application, snapshot: Snapshot) -> list[str]:
-    """Swap in `snapshot` (the caller holds `admin.lock`); notes for the answer. A server open
+    """Install `snapshot` (the caller holds `admin.lock`); notes for the answer. A server open
     to the network without an APIKEY that now has providers closes to 127.0.0.1 at once."""
     admin = app[ADMIN]
-    app[STATE].current = snapshot
+    await install(app, snapshot)
     settings = snapshot.settings
     if not settings.config.providers or settings.apikey or is_loopback_name(admin.started.host):
         return []

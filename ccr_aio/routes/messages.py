@@ -13,7 +13,6 @@ from ..inputs.messages_request import validate_messages_request
 from ..jsonutil import dumps
 from ..logs import get_app_logger
 from ..middlewares import REQUEST_ID
-from ..pipeline.chain import Prepared, prepare_request
 from ..pipeline.exchange import exchange, passthrough_usage
 from ..pipeline.sse_writer import SseWriter
 from ..routing.prompt import rewrite_system_prompt
@@ -55,23 +54,20 @@ async def create_message(request: web.Request) -> web.StreamResponse:
         if vision and ids:
             return await image_agent.handle(request, snapshot, route, vision, body, ctx, ids)
     # Validated above as far as routing needs; the conversions read the rest defensively.
-    prepared = await prepare_request(snapshot.endpoint, route.provider, route.model, cast(AnthropicRequest, body), ctx)
-    return await forward(request, snapshot, route, prepared, ctx)
+    return await forward(request, snapshot, route, cast(AnthropicRequest, body), ctx)
 
 
 async def forward(
-    request: web.Request, snapshot: Snapshot, route: Route, prepared: Prepared, ctx: Context
+    request: web.Request, snapshot: Snapshot, route: Route, body: AnthropicRequest, ctx: Context
 ) -> web.StreamResponse:
-    """Send the prepared request and stream the answer back in the form the client asked for."""
+    """Send the request (to the route, or a fallback) and stream the answer back in the form
+    the client asked for."""
     sessions = request.app[SESSIONS]
     writer = SseWriter(request, ctx.request_id, partial(sessions.record_usage, ctx.session)) if ctx.stream else None
-    # Pings only between whole events: a passthrough read may end mid-event.
-    ping = writer.ping if writer and not prepared.bypass else None
+    ping = writer.ping if writer else None  # the exchange pings between whole events only
     before_read = writer.flush if writer else None
-    async with exchange(
-        request, snapshot.settings, snapshot.endpoint, route, prepared, ctx, before_read, ping
-    ) as answer:
-        if prepared.bypass:
+    async with exchange(request, snapshot.upstreams, route, body, ctx, before_read, ping) as answer:
+        if answer.bypass:
             if answer.is_sse and writer:
                 return await writer.send(answer.raw, raw=True)
             data = await answer.body()
