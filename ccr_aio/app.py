@@ -18,6 +18,7 @@ from .pipeline.upstream import HTTP
 from .routing.sessions import SESSIONS, Sessions
 from .routing.tokens import TOKENS, TokenCounter, load_encoding
 from .settings import Settings
+from .shared import Backend, SharedHealthStore, open_backend
 from .state import STATE, StateRef, build_snapshot
 
 MAX_BODY_BYTES = 64 * 1024 * 1024  # Claude Code sends MBs once screenshots pile up
@@ -37,6 +38,19 @@ async def _warm_tokenizer(app: web.Application) -> None:
     asyncio.get_running_loop().run_in_executor(None, load_encoding)
 
 
+def _share_state(app: web.Application, shared: Backend) -> None:
+    """Images, session usage and provider health go to `shared`; key-pool stickiness stays
+    per process by design (a session keeps its key within a worker)."""
+    app[SESSIONS].shared = shared
+    app[IMAGES].shared = shared
+    app[RESILIENCE].store = SharedHealthStore(shared)
+
+    async def close(app: web.Application) -> None:
+        await shared.close()
+
+    app.on_cleanup.append(close)
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         # inflight: outside the error shaping, so a shutdown can cut any request it tracks.
@@ -49,6 +63,9 @@ def create_app(settings: Settings) -> web.Application:
     app[SESSIONS] = Sessions()
     app[IMAGES] = ImageCache()
     app[RESILIENCE] = Resilience()  # provider health and key turns, kept across reloads
+    shared = open_backend(settings.home, settings.workers, settings.config.redis_url)
+    if shared is not None:  # several workers or instances: state they must agree on
+        _share_state(app, shared)
     drain.setup(app)  # requests in flight, for a shutdown that keeps its deadline
     app.cleanup_ctx.append(_http_session)
     app.add_routes(info.routes)

@@ -126,6 +126,7 @@ class Settings:
     log_level: str = "info"
     api_timeout_ms: int = DEFAULT_TIMEOUT_MS
     proxy_url: str | None = None
+    workers: int = 1  # --workers, else WORKERS
     warnings: tuple[str, ...] = ()
     # Problems that did not stop the load (broken plugin entries, skipped); a save refuses them.
     problems: tuple[Problem, ...] = ()
@@ -206,6 +207,7 @@ def bind(
         log_level=log_level,
         api_timeout_ms=config.api_timeout_ms or DEFAULT_TIMEOUT_MS,
         proxy_url=config.proxy_url,
+        workers=max(1, int(pick("WORKERS") or config.workers)),
         warnings=tuple(warnings),
         problems=problems,
     )

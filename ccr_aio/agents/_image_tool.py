@@ -88,14 +88,14 @@ class Analyst:
     cache: ImageCache
     ids: tuple[str, ...]  # images of this request, in order of appearance
 
-    def resolve(self, raw: Any) -> str | None:
+    async def resolve(self, raw: Any) -> str | None:
         """An id as the model wrote it → a cached id. Tolerates `[Image #id]`, `#id`, and the
         `[Image #N]` numbers Claude Code writes next to pasted images (N-th image here)."""
         text = str(raw).strip().strip("[]").strip()
         if text.lower().startswith("image"):
             text = text[5:].strip()
         text = text.lstrip("#").strip()
-        if self.cache.get(text) is not None:
+        if await self.cache.fetch(text) is not None:
             return text
         if text.isdigit() and 1 <= int(text) <= len(self.ids):
             return self.ids[int(text) - 1]
@@ -111,10 +111,10 @@ class Analyst:
             args = {}
         wanted = args.get("imageId")
         wanted = wanted if isinstance(wanted, list) else [wanted] if wanted is not None else []
-        resolved = [(raw, self.resolve(raw)) for raw in wanted]
+        resolved = [(raw, await self.resolve(raw)) for raw in wanted]
         found = list(dict.fromkeys(key for _, key in resolved if key))
         missing = [str(raw) for raw, key in resolved if not key]
-        sources = [s for s in (self.cache.get(key) for key in found) if s is not None]
+        sources = [s for s in [await self.cache.fetch(key) for key in found] if s is not None]
         if not sources:
             known = ", ".join(placeholder(i) for i in self.ids) or "none"
             return _result(call, f"No image matches {missing or 'an empty imageId'}. Images here: {known}.", True)

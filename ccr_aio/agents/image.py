@@ -136,6 +136,7 @@ async def handle(
     request: web.Request, snapshot: Snapshot, route: Route, vision: Route,
     body: dict[str, Any], ctx: Context, ids: list[str],
 ) -> web.StreamResponse:
+    await request.app[IMAGES].flush()  # this request's images are visible to every worker
     analyst = Analyst(request, snapshot, vision, ctx, request.app[IMAGES], tuple(ids))
     get_app_logger().info("image_agent", model=route.label, image_model=vision.label, images=len(ids))
     record_usage = partial(request.app[SESSIONS].record_usage, ctx.session)

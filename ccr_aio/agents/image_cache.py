@@ -7,6 +7,7 @@ keeps working) and re-storing it only refreshes its expiry.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections import OrderedDict
@@ -14,6 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+
+from ..jsonutil import dumps, loads
+from ..shared.backend import Backend, get_one
+
+SPACE = "images"
 
 DEFAULT_TTL_S = 30 * 60.0
 DEFAULT_MAX_ITEMS = 256
@@ -50,6 +56,10 @@ class ImageCache:
         self.ttl_s, self.max_items, self.max_bytes, self.clock = ttl_s, max_items, max_bytes, clock
         self._items: OrderedDict[str, tuple[float, int, dict[str, Any]]] = OrderedDict()
         self._bytes = 0
+        # With several workers or instances, images are also written there: an id from one
+        # request is resolved by whichever worker gets the next.
+        self.shared: Backend | None = None
+        self._writes: set[asyncio.Task[None]] = set()
 
     def __len__(self) -> int:
         return len(self._items)
@@ -64,7 +74,37 @@ class ImageCache:
         self._items[key] = (self.clock() + self.ttl_s, size, source)
         self._bytes += size
         self._evict()
+        if self.shared is not None and (old is None or old[2] is not source):
+            self._share(key, source)
         return key
+
+    def _share(self, key: str, source: dict[str, Any]) -> None:
+        assert self.shared is not None
+        task = asyncio.ensure_future(self.shared.put(SPACE, key, dumps(source).encode(), self.ttl_s))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def flush(self) -> None:
+        """Wait until this process's new images are in the shared store (errors: local only)."""
+        if self._writes:
+            await asyncio.gather(*list(self._writes), return_exceptions=True)
+
+    async def fetch(self, key: str) -> dict[str, Any] | None:
+        """`get`, else the shared store (the image came with a request another worker served)."""
+        found = self.get(key)
+        if found is not None or self.shared is None or not key:
+            return found
+        value = await get_one(self.shared, SPACE, key)
+        if value is None:
+            return None
+        try:
+            source = loads(value)
+        except ValueError:
+            return None
+        if not isinstance(source, dict) or image_id(source) != key:
+            return None
+        self.put(source)
+        return source
 
     def get(self, key: str) -> dict[str, Any] | None:
         item = self._items.get(key)

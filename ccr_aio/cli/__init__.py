@@ -26,7 +26,7 @@ COMMANDS: dict[str, str] = {
     "preset": "export, install, list, info or delete presets (`ccr-aio preset --help`)",
 }
 PRESET_RUN = "  <preset>  run claude with an installed preset: ccr-aio <preset> [claude args]"
-_VALUE_OPTIONS = {"--config", "--host", "--port", "--log-level"}
+_VALUE_OPTIONS = {"--config", "--host", "--port", "--log-level", "--workers"}
 
 
 def _common(nested: bool = False) -> argparse.ArgumentParser:
@@ -51,6 +51,7 @@ def build_parser(command: str) -> argparse.ArgumentParser:
     if command == "start":
         parser.add_argument("--daemon", action="store_true", help="run in the background, wait for /health")
         parser.add_argument("--no-console", action="store_true", help="log to the log files only, not stderr")
+        parser.add_argument("--workers", type=int, help="processes sharing the port (config WORKERS; default 1)")
     elif command == "model":
         actions = parser.add_subparsers(dest="action", required=True, metavar="{list,set}")
         actions.add_parser("list", parents=[_common(nested=True)],

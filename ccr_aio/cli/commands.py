@@ -28,7 +28,8 @@ UNSET = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX
 
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {"HOST": args.host, "PORT": args.port, "LOG_LEVEL": args.log_level}
+    return {"HOST": args.host, "PORT": args.port, "LOG_LEVEL": args.log_level,
+            "WORKERS": getattr(args, "workers", None)}
 
 
 def load(args: argparse.Namespace, create: bool = False) -> Settings:

@@ -150,6 +150,8 @@ class Config:
     rewrite_system_prompt: str | None = None
     force_image_agent: bool = False
     limits: ServerLimits = ServerLimits()
+    workers: int = 1  # WORKERS: processes sharing the port (`--workers` overrides)
+    redis_url: str | None = None  # REDIS_URL: shared state across instances
     # `fallback`: what to try next, by scenario or by "provider,model" (keys as written), each
     # a list of "provider,model" in the configured spelling.
     fallback: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: EMPTY)

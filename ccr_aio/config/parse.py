@@ -21,6 +21,7 @@ from .parse_limits import parse_limits
 from .parse_plugins import parse_plugins
 from .parse_providers import parse_provider, parse_providers
 from .parse_router import parse_router
+from .parse_scale import parse_redis_url, parse_workers
 from .problems import At, Findings, Problem, kind
 
 T = TypeVar("T")
@@ -68,6 +69,8 @@ def parse_config(data: Any) -> Parsed[Config]:
         rewrite_system_prompt=_text(data, "REWRITE_SYSTEM_PROMPT", found, " (a file path)"),
         force_image_agent=bool(data.get("forceUseImageAgent")),
         limits=parse_limits(data, found),
+        workers=parse_workers(data, found),
+        redis_url=parse_redis_url(data, found),
         fallback=parse_fallback(data.get("fallback"), known, found),
     )
     return Parsed(None if found.blocking else config, tuple(found.problems))

@@ -150,7 +150,7 @@ async def decide(
         if override:
             router = router.overlay(override)
     subagent = take_subagent_tag(body)
-    previous = sessions.usage.get(session) if session else None
+    previous = await sessions.previous_usage(session) if session else None
     custom = routing.custom
     token_count = await _token_count(body, body_size, router, previous, tokens, needed=custom is not None)
     scenario, pair = builtin_choice(body, router, token_count, previous, subagent, routing.force_image_agent)

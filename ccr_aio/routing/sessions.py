@@ -22,11 +22,14 @@ from aiohttp import web
 from ..jsonutil import loads
 
 from ..config import RouterConfig, describe, parse_router_config
+from ..shared.backend import Backend, get_one
 
 log = structlog.get_logger("ccr_aio.sessions")
 K = TypeVar("K")
 V = TypeVar("V")
 MISS_RETRY_S = 30.0
+USAGE_SPACE = "usage"
+USAGE_TTL_S = 24 * 3600.0  # a session idle for a day starts afresh
 
 
 class LRU(Generic[K, V]):
@@ -80,6 +83,10 @@ class Sessions:
         self._home = home
         self.projects: LRU[str, tuple[str | None, float]] = LRU(size)
         self.usage: LRU[str, int] = LRU(size)
+        # With several workers or instances, the last usage is also written there, so the
+        # "previous turn was long" rule sees it whichever worker gets the next request.
+        self.shared: Backend | None = None
+        self._writes: set[asyncio.Task[None]] = set()
 
     @property
     def home(self) -> Path:
@@ -93,6 +100,22 @@ class Sessions:
                     ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"))
         if total:
             self.usage.set(session, total)
+            if self.shared is not None:  # called from sync code: written in the background
+                task = asyncio.ensure_future(self.shared.put(USAGE_SPACE, session, str(total).encode(), USAGE_TTL_S))
+                self._writes.add(task)
+                task.add_done_callback(self._written)
+
+    def _written(self, task: asyncio.Task[None]) -> None:
+        self._writes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("session_usage_not_shared", error=type(task.exception()).__name__)
+
+    async def previous_usage(self, session: str) -> int | None:
+        """The prompt size of the session's latest response, from whichever worker served it."""
+        if self.shared is None:
+            return self.usage.get(session)
+        value = await get_one(self.shared, USAGE_SPACE, session)
+        return int(value) if value is not None and value.isdigit() else self.usage.get(session)
 
     async def project_of(self, session: str) -> str | None:
         cached = self.projects.get(session)
