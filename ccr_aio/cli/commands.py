@@ -162,6 +162,8 @@ def status(args: argparse.Namespace) -> int:
     print("ccr-aio is running")
     print(f"  PID:     {info.pid if info else '? (no PID file: started by systemd or another user?)'}")
     print(f"  Port:    {url.rsplit(':', 1)[1]}")
+    if info is not None and info.workers:
+        print(f"  Workers: {len(info.workers)} (PIDs {', '.join(str(pid) for pid in info.workers)})")
     if info is not None and info.started:
         print(f"  Uptime:  {_uptime(time.time() - info.started)}")
     print(f"  Version: {version}")

@@ -45,6 +45,7 @@ class PidInfo:
     started: float | None = None
     version: str | None = None
     grace: float | None = None
+    workers: list[int] | None = None  # `--workers N`: the worker PIDs (`pid` is their parent)
 
 
 def pid_path(home: Path) -> Path:

@@ -8,6 +8,8 @@ in the README hold.
 - SIGHUP: reload the config file in place (same as POST /api/reload).
 - A first-run server (listening on 0.0.0.0) that gets providers and no APIKEY moves its
   listening socket to 127.0.0.1 at once (`admin.rebind`); open connections carry on.
+- `--workers N` (N > 1): a parent holds the sockets and supervises N forked workers, each
+  running the server below (workers.py); the parent owns the PID file.
 - POST /api/restart: after the answer is sent, stop accepting but keep the listening socket
   open (connections wait in its backlog), drain the same way within RESTART_GRACE_MS (10 s),
   then `execve` the same interpreter with `-m ccr_aio` and the same arguments, passing the
@@ -36,12 +38,12 @@ from ..drain import INFLIGHT, Inflight
 from ..logs import close_logging, setup_logging
 from ..routes.admin import ADMIN, reload_from_disk
 from ..settings import ConfigError, Settings
-from . import daemon, sockets
+from . import daemon, sockets, workers
 from .connections import ConnectionGuard, GuardedRequestHandler
 from ..config import ServerLimits
 from .limits import connection_cap, fd_soft_limit
 
-RESTART = "restart"
+RESTART = workers.RESTART
 CUT_RESERVE_S = 0.5  # before the deadline: time for cut requests to send their error and end
 CLEANUP_S = 0.5  # aiohttp's own per-connection wait, once our drain is over
 log = structlog.get_logger("ccr_aio")
@@ -66,10 +68,13 @@ def serve(settings: Settings, overrides: dict[str, Any], *, console: bool, argv:
     log.info("starting", host=settings.host, port=settings.port, config=str(settings.config_path),
              version=__version__)
     listeners: list[socket.socket] = []
-    try:
-        outcome = asyncio.run(_run(settings, overrides, limits, listeners))
-    except KeyboardInterrupt:  # a second Ctrl-C during the graceful wait
-        outcome = 130
+    if settings.workers > 1:
+        outcome = _supervise(settings, overrides, listeners)
+    else:
+        try:
+            outcome = asyncio.run(_run(settings, overrides, limits, listeners))
+        except KeyboardInterrupt:  # a second Ctrl-C during the graceful wait
+            outcome = 130
     if outcome == RESTART:
         log.info("restarting", argv=list(argv))
         close_logging()
@@ -80,10 +85,7 @@ def serve(settings: Settings, overrides: dict[str, Any], *, console: bool, argv:
     return int(outcome)
 
 
-async def _run(settings: Settings, overrides: dict[str, Any], limits: ServerLimits,
-               listeners: list[socket.socket]) -> Outcome:
-    """Serve until a signal or a restart; `listeners` is filled with the listening sockets,
-    which stay open on return when the outcome is a restart."""
+def _listen(settings: Settings, listeners: list[socket.socket]) -> bool:
     try:
         listeners += (sockets.inherited_listeners(settings.host, settings.port)
                       or sockets.open_listeners(settings.host, settings.port))
@@ -91,6 +93,46 @@ async def _run(settings: Settings, overrides: dict[str, Any], limits: ServerLimi
         reason = exc.strerror or str(exc)
         log.error("cannot_listen", host=settings.host, port=settings.port, error=reason)
         print(f"ccr-aio: cannot listen on {settings.host}:{settings.port}: {reason}", file=sys.stderr)
+        return False
+    return True
+
+
+def _pid_info(settings: Settings, worker_pids: list[int] | None = None) -> daemon.PidInfo:
+    return daemon.PidInfo(
+        pid=os.getpid(), port=settings.port, host=settings.host, config=str(settings.config_path),
+        started=time.time(), version=__version__, grace=settings.config.limits.shutdown_grace,
+        workers=worker_pids)
+
+
+def _supervise(settings: Settings, overrides: dict[str, Any], listeners: list[socket.socket]) -> Outcome:
+    """The parent of N workers; the sockets stay open on return when restarting."""
+    if not _listen(settings, listeners):
+        return 1
+    limits = settings.config.limits
+    started = _pid_info(settings).started
+
+    def run_worker(held: list[socket.socket], role: workers.Role) -> int:
+        outcome = asyncio.run(_run(settings, overrides, limits, list(held), role))
+        return 0 if outcome == RESTART else int(outcome)
+
+    def on_change(pids: list[int]) -> None:
+        daemon.write_pid(settings.home, replace(_pid_info(settings, pids), started=started))
+
+    log.info("listening", url=f"http://{settings.host}:{settings.port}", workers=settings.workers)
+    supervisor = workers.Supervisor(settings.workers, listeners, run_worker, on_change,
+                                    limits.shutdown_grace, limits.restart_grace)
+    outcome = supervisor.run()
+    if outcome != RESTART:
+        daemon.remove_pid(settings.home, os.getpid())
+    return outcome
+
+
+async def _run(settings: Settings, overrides: dict[str, Any], limits: ServerLimits,
+               listeners: list[socket.socket], role: workers.Role | None = None) -> Outcome:
+    """Serve until a signal or a restart; `listeners` is filled with the listening sockets,
+    which stay open on return when the outcome is a restart. A worker (`role`) gets the
+    parent's sockets, leaves the PID file to it, and asks it for restarts and reloads."""
+    if role is None and not _listen(settings, listeners):
         return 1
     loop = asyncio.get_running_loop()
     app = create_app(settings)
@@ -102,7 +144,9 @@ async def _run(settings: Settings, overrides: dict[str, Any], limits: ServerLimi
 
     admin = app[ADMIN]
     admin.overrides = dict(overrides)
-    admin.restart = lambda: finish(RESTART)
+    admin.restart = role.ask_restart if role else lambda: finish(RESTART)
+    if role is not None:
+        admin.reloaded = role.ask_reload
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=CLEANUP_S)
     await runner.setup()
     guard = ConnectionGuard(connection_cap(limits.max_connections, fd_soft_limit()),
@@ -115,19 +159,25 @@ async def _run(settings: Settings, overrides: dict[str, Any], limits: ServerLimi
     sites = [sockets.ListenerSite(runner, sock, protocol) for sock in listeners]
     for site in sites:
         await site.start()
-    admin.rebind = _rebinder(runner, sites, listeners, protocol, settings, finish)
+    # Workers share the parent's socket: moving it is the parent's job, so they cannot rebind
+    # (a first-run server with workers answers only this machine, like an embedded one).
+    admin.rebind = None if role else _rebinder(runner, sites, listeners, protocol, settings, finish)
     reloads: set[asyncio.Task[None]] = set()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, finish, 0)
     loop.add_signal_handler(signal.SIGHUP, _reload_on_signal, app, reloads)
-    daemon.write_pid(settings.home, daemon.PidInfo(
-        pid=os.getpid(), port=settings.port, host=settings.host, config=str(settings.config_path),
-        started=time.time(), version=__version__, grace=limits.shutdown_grace))
-    log.info("listening", url=f"http://{settings.host}:{settings.port}", max_connections=guard.limit)
+    handled = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
+    if role is None:
+        daemon.write_pid(settings.home, _pid_info(settings))
+        log.info("listening", url=f"http://{settings.host}:{settings.port}", max_connections=guard.limit)
+    else:  # the parent's SIGUSR1: everyone drains for a restart
+        loop.add_signal_handler(signal.SIGUSR1, finish, RESTART)
+        handled.append(signal.SIGUSR1)
+        log.info("worker_listening", worker=os.getpid(), max_connections=guard.limit)
     try:
         result = await outcome
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for sig in handled:
             loop.remove_signal_handler(sig)
     restarting = result == RESTART
     grace = limits.restart_grace if restarting else limits.shutdown_grace
@@ -144,7 +194,7 @@ async def _run(settings: Settings, overrides: dict[str, Any], limits: ServerLimi
         runner.server.pre_shutdown()  # no keep-alive after the answers in flight
     await _finish_requests(app[INFLIGHT], deadline, grace)
     await runner.cleanup()  # what is left is idle; then cleanup_ctx (the upstream session)
-    if not restarting:
+    if not restarting and role is None:
         daemon.remove_pid(settings.home, os.getpid())
     return result
 

@@ -53,6 +53,13 @@ class Admin:
     restart: Callable[[], None] | None = None
     # Moves the listening socket to another host, same port; None (tests, embedding) = cannot.
     rebind: Callable[[str], Awaitable[None]] | None = None
+    # Called after a save or /api/reload applied a new config here; with several workers it
+    # tells the others to reload too. None = a single process.
+    reloaded: Callable[[], None] | None = None
+
+    def tell_others(self) -> None:
+        if self.reloaded is not None:
+            self.reloaded()
 
     def settings_for(self, raw: dict[str, Any]) -> Settings:
         return build_settings(raw, self.started.config_path, self.env, self.overrides)
@@ -207,6 +214,7 @@ async def save_config(request: web.Request) -> web.Response:
             raise ApiError(500, f"Could not save the config: {exc}. The previous file is "
                                 "unchanged and still in use.") from None
         notes = await apply(app, snapshot)
+    admin.tell_others()
     warnings = config_store.router_warnings(settings.config) + restart_notes(admin, settings) + notes
     log.info("config_saved", config=str(settings.config_path), backup=str(backup) if backup else None,
              warnings=warnings)
@@ -233,6 +241,7 @@ async def _reload_or_400(app: web.Application, action: str) -> tuple[Snapshot, l
 @routes.post("/api/reload")
 async def reload_config(request: web.Request) -> web.Response:
     snapshot, notes = await _reload_or_400(request.app, "Not reloaded")
+    request.app[ADMIN].tell_others()
     warnings = restart_notes(request.app[ADMIN], snapshot.settings) + notes
     return web.json_response({"success": True, "message": "Config reloaded", "warnings": warnings})
 
