@@ -1,0 +1,109 @@
+"""`WORKERS: 2` over real processes: one parent owning the port and the PID file, two workers
+sharing images, session usage and key health through the SQLite file in the home dir, a dead
+worker replaced, SIGTERM draining every worker, /api/restart renewing all of them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import aiohttp
+
+from ccr_aio.cli import daemon
+from tests import scale_helpers as scale
+from tests.server_process import endless_config, open_stream, server_process  # noqa: F401 - fixture
+from tests.test_cli import wait_for
+from tests.test_lifecycle import _refused, assert_cut_for_shutdown, read_to_end
+
+
+def worker_pids(home: Path) -> list[int]:
+    info = daemon.read_pid(home)
+    return list(info.workers or []) if info is not None else []
+
+
+async def live_workers(home: Path, count: int = 2, other_than: list[int] | None = None) -> list[int]:
+    """The PID file's workers once there are `count` live ones (none of `other_than`)."""
+    def ready() -> list[int] | None:
+        pids = worker_pids(home)
+        fresh = len(pids) == count and not set(pids) & set(other_than or [])
+        return pids if fresh and all(daemon.is_alive(p) for p in pids) else None
+    found: list[int] = await wait_for(ready, what=f"{count} live workers")
+    return found
+
+
+async def test_state_left_by_workers_is_seen_by_their_replacements(server_process, fake):
+    server = await server_process(scale.config(fake, WORKERS=2))
+    first = await live_workers(server.home)
+    assert daemon.read_pid(server.home).pid == server.proc.pid not in first
+    await scale.store_image(server.url, fake)
+    await scale.record_long_turn(server.url, fake, "s-long")
+    await scale.rate_limit_one_key(server.url, fake)
+    cooling = await scale.cooling_keys(server.url)
+    assert len(cooling) == 1
+    # Whichever worker served those dies, and so does the other: their replacements start with
+    # empty memory, so what they know can only come from the shared state.
+    for pid in first:
+        os.kill(pid, signal.SIGKILL)
+    second = await live_workers(server.home, other_than=first)
+    assert len(server.log_events("worker_died")) == 2 and server.proc.returncode is None
+    await scale.analyze_stored_image(server.url, fake)
+    assert await scale.routed_after_long_turn(server.url, fake, "s-long") == "long-m"
+    assert await scale.routed_after_long_turn(server.url, fake, "s-other") == "main-m"
+    assert await scale.cooling_keys(server.url) == cooling
+    assert (server.home / "state.sqlite").exists() and set(worker_pids(server.home)) == set(second)
+
+
+async def test_requests_spread_over_both_workers(server_process, fake):
+    server = await server_process(scale.config(fake, WORKERS=2))
+    pids = await live_workers(server.home)
+
+    async def served_by() -> set[int]:
+        return {e["pid"] for e in server.log_events("route")}
+
+    async def one_more() -> bool:  # a new connection each time: the kernel picks the worker
+        await scale.routed_after_long_turn(server.url, fake, f"s-{time.monotonic_ns()}")
+        return await served_by() == set(pids)
+
+    await wait_for(one_more, timeout=60, what="requests served by both workers")
+
+
+async def test_sigterm_drains_every_worker_within_the_grace(server_process, aiohttp_server):
+    grace = 2.0
+    config, endless = await endless_config(aiohttp_server, WORKERS=2, SHUTDOWN_GRACE_MS=grace * 1000)
+    server = await server_process(config)
+    pids = await live_workers(server.home)
+    async with aiohttp.ClientSession() as session:
+        streams = [await open_stream(session, server.url) for _ in range(4)]
+        started = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        rests = await asyncio.gather(*(read_to_end(stream, grace + 5) for stream, _ in streams))
+        code = await asyncio.wait_for(server.proc.wait(), grace + 5)
+        took = time.monotonic() - started
+    for (_, first), rest in zip(streams, rests):
+        assert_cut_for_shutdown(first + rest)
+    assert code == 0 and endless.received == 4
+    assert took < grace + 1.0, f"SIGTERM took {took:.1f} s with a {grace} s grace"
+    assert not daemon.pid_path(server.home).exists() and _refused(server.port)
+    assert not any(daemon.is_alive(pid) for pid in pids)
+    assert {e["pid"] for e in server.log_events("shutting_down")} == set(pids)
+
+
+async def test_restart_and_reload_reach_every_worker(server_process, fake):
+    server = await server_process(scale.config(fake, WORKERS=2))
+    first = await live_workers(server.home)
+    async with aiohttp.ClientSession() as session:
+        async with session.post(server.url + "/api/reload") as response:
+            assert response.status == 200
+        await wait_for(lambda: {e["pid"] for e in server.log_events("config_reloaded")} == set(first),
+                       what="every worker reloaded")
+        async with session.post(server.url + "/api/restart") as response:
+            assert response.status == 200
+        second = await live_workers(server.home, other_than=first)
+        # The parent re-executed itself in place: same PID, same socket, fresh workers.
+        assert daemon.read_pid(server.home).pid == server.proc.pid and server.proc.returncode is None
+        async with session.get(server.url + "/health") as response:
+            assert response.status == 200
+    assert not any(daemon.is_alive(pid) for pid in first) and len(second) == 2
