@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench clean chromium
+.PHONY: run test bench clean chromium services
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,18 @@ chromium:
 	  { $$APT update -qq >/dev/null && $$APT install -y -qq chromium >/dev/null; } || \
 	  { echo "make test needs chromium (apt-get install chromium)" >&2; exit 1; }; }
 
+# The multi-instance test (tests/test_redis_nginx.py) starts its own redis-server and nginx on
+# 127.0.0.1 (never the system services): install them the same way when missing.
+services:
+	@command -v redis-server >/dev/null 2>&1 && { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null 2>&1 || { \
+	  APT="$$([ "$$(id -u)" = 0 ] || echo sudo) env DEBIAN_FRONTEND=noninteractive apt-get"; \
+	  echo "installing redis-server and nginx for the multi-instance test..."; \
+	  $$APT install -y -qq redis-server nginx >/dev/null 2>&1 || \
+	  { $$APT update -qq >/dev/null && $$APT install -y -qq redis-server nginx >/dev/null; } || \
+	  { echo "make test needs redis-server and nginx (apt-get install redis-server nginx)" >&2; exit 1; }; }
+
 # mypy first (its settings: [tool.mypy] in pyproject.toml); a type error fails the target.
-test: $(STAMP) chromium
+test: $(STAMP) chromium services
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest $(ARGS)
 

@@ -107,3 +107,12 @@ async def test_restart_and_reload_reach_every_worker(server_process, fake):
         async with session.get(server.url + "/health") as response:
             assert response.status == 200
     assert not any(daemon.is_alive(pid) for pid in first) and len(second) == 2
+
+
+async def test_workers_end_when_their_parent_is_killed(server_process, fake):
+    server = await server_process(scale.config(fake, WORKERS=2))
+    pids = await live_workers(server.home)
+    server.proc.kill()
+    await server.proc.wait()
+    await wait_for(lambda: not any(daemon.is_alive(pid) for pid in pids), what="orphaned workers gone")
+    assert _refused(server.port)

@@ -20,6 +20,7 @@ The parent runs no event loop: it waits for signals (blocked, taken with sigtime
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -37,6 +38,7 @@ RESTART = "restart"
 STOP_MARGIN_S = 2.0  # past the workers' own grace before they are killed
 QUICK_DEATH_S = 1.0  # a worker that dies sooner than this after its start is crash-looping
 MAX_PAUSE_S = 5.0
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,18 @@ class Role:
 
 
 RunWorker = Callable[[list[socket.socket], Role], int]  # serves until stopped; the exit code
+
+
+def _end_with_parent(parent: int) -> None:
+    """Linux: a worker gets SIGTERM (and drains) when the parent dies, even by SIGKILL, so no
+    orphan keeps serving the port."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the parent's SIGTERM still reaches workers
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class Supervisor:
@@ -72,6 +86,7 @@ class Supervisor:
                 for sig in SIGNALS:
                     signal.signal(sig, signal.SIG_DFL)
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+                _end_with_parent(parent)
                 code = self.run_worker(self.listeners, Role(parent))
             except KeyboardInterrupt:
                 code = 130
