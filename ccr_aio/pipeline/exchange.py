@@ -68,7 +68,8 @@ class Answer:
         """One Anthropic message from a converted answer; a stream is folded into one first."""
         provider, model, ctx = self.route.provider, self.route.model, self.ctx
         if self.is_sse:
-            unified = await aggregate_chunks(unified_stream(provider, model, iter_json_chunks(self.raw), ctx))
+            chunks = iter_json_chunks(self.raw)
+            unified = await aggregate_chunks(unified_stream(provider, model, chunks, ctx), self.route.label)
         else:
             unified = unified_json(provider, model, parse_json(await read_all(self.raw), self.route), ctx)
         return self.endpoint.json_in(unified, ctx)

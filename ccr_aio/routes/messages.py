@@ -15,6 +15,7 @@ from ..logs import get_app_logger
 from ..middlewares import REQUEST_ID
 from ..pipeline.chain import Prepared, prepare_request
 from ..pipeline.exchange import exchange, passthrough_usage
+from ..pipeline.sse import whole_anthropic_events
 from ..pipeline.sse_writer import SseWriter
 from ..routing.prompt import rewrite_system_prompt
 from ..routing.router import Route, decide
@@ -81,7 +82,7 @@ async def forward(
     ) as answer:
         if prepared.bypass:
             if answer.is_sse and writer:
-                return await writer.send(answer.raw, raw=True)
+                return await writer.send(whole_anthropic_events(answer.raw, route.label), raw=True)
             data = await answer.body()
             sessions.record_usage(ctx.session, passthrough_usage(data))
             return web.Response(body=data, status=answer.upstream.status, content_type=answer.upstream.content_type)

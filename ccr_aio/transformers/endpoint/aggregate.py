@@ -3,7 +3,8 @@
 Used when the client asked for JSON but the upstream streamed anyway. Follows the same rules
 as the stream converter's fixes: every chunk is processed until EOF (B1), the last non-empty
 usage wins wherever it appears (B2), and duplicate tool-call entries for one index
-concatenate their arguments (B6).
+concatenate their arguments (B6). A stream that ends without any finish_reason was cut short:
+it is an error, never a complete-looking answer.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from ...errors import ApiError
 from ...jsonutil import dumps
 from ..shared.chunks import new_completion
+from .mappings import ended_early, error_status
 
 
 class _ToolCall:
@@ -42,7 +44,8 @@ class _Fold:
 
     def add(self, chunk: dict[str, Any]) -> None:
         if chunk.get("error") is not None:
-            raise ApiError(500, _error_message(chunk["error"]))
+            status = error_status(chunk["error"]) or 500
+            raise ApiError(status if 400 <= status < 600 else 500, _error_message(chunk["error"]))
         self.id = self.id or chunk.get("id") or ""
         self.model = chunk.get("model") or self.model
         self.created = self.created or chunk.get("created")
@@ -112,13 +115,12 @@ class _Fold:
             message["thinking"] = thinking
         if self.annotations:
             message["annotations"] = self.annotations
-        finish = self.finish_reason or ("tool_calls" if self.tools else "stop")
         return new_completion(
             self.id or f"chatcmpl-{int(time.time() * 1000)}",
             self.created or int(time.time()),
             self.model,
             message,
-            finish,
+            self.finish_reason,
             self.usage,
         )
 
@@ -129,14 +131,17 @@ def _error_message(error: Any) -> str:
     return error if isinstance(error, str) else dumps(error)
 
 
-async def aggregate_chunks(chunks: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:
+async def aggregate_chunks(chunks: AsyncIterator[dict[str, Any]], provider: str = "") -> dict[str, Any]:
     """Fold unified stream chunks into one non-streaming unified chat.completion.
 
-    An error chunk raises ApiError(500) with the upstream's message: a JSON client cannot be
-    given a half answer.
+    An error chunk raises ApiError with the upstream's message (and status, 500 if it names
+    none), and a stream without a
+    finish_reason ApiError(502) naming `provider`: a JSON client cannot be given a half answer.
     """
     fold = _Fold()
     async for chunk in chunks:
         if isinstance(chunk, dict):
             fold.add(chunk)
+    if fold.finish_reason is None:
+        raise ApiError(502, ended_early(provider))
     return fold.result()

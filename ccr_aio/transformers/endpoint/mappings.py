@@ -44,3 +44,20 @@ def anthropic_usage(usage: dict[str, Any] | None) -> dict[str, int]:
     if created:
         result["cache_creation_input_tokens"] = created
     return result
+
+
+def error_status(error: Any) -> int | None:
+    """The HTTP status an upstream error object names in `status` or `code`, if it names one."""
+    if not isinstance(error, dict):
+        return None
+    status = error.get("status") or error.get("code")
+    if isinstance(status, str) and status.isdigit():
+        status = int(status)
+    return status if isinstance(status, int) and not isinstance(status, bool) else None
+
+
+def ended_early(provider: str = "", model: str = "") -> str:
+    """What the client is told when a provider's stream ends without saying the answer is
+    finished (no finish_reason): a cut answer must never be passed off as a complete one."""
+    who = f"Provider {provider},{model}" if provider and model else f"Provider {provider}" if provider else "The provider"
+    return f"{who} ended the stream before the answer was finished (no finish reason): the answer is incomplete"

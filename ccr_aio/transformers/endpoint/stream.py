@@ -4,7 +4,7 @@ the reference's known bugs fixed.
 One block is open at a time and it has a kind (text / thinking / tool_use); a delta of another
 kind closes it and opens a new block. Claude Code drops thinking that is not signed and trusts
 message_stop to mean "complete", so every thinking block is signed (synthesized when the
-upstream gives no signature), and message_stop is sent only at a clean end of input.
+upstream gives no signature), and message_stop is sent only at a clean end of input that followed a finish_reason.
 
 Tool calls open their block once their name is known (B9). Only one tool streams live; a tool
 that starts while another is still receiving arguments is buffered and opened, with all of its
@@ -22,11 +22,11 @@ from typing import Any
 
 import structlog
 
-from ...errors import ERROR_TYPES, error_type_for
+from ...errors import ERROR_TYPES, ApiError, error_type_for
 from ...jsonutil import dumps, loads
 from ..base import Context
 from ..shared.chunks import closing
-from .mappings import anthropic_usage, map_stop_reason
+from .mappings import anthropic_usage, ended_early, error_status, map_stop_reason
 
 log = structlog.get_logger("ccr_aio.anthropic_stream")
 
@@ -262,8 +262,15 @@ class _Converter:
         self.out.append({"type": "error", "error": _error_body(error)})
 
     def end(self) -> None:
-        if not self.started:
-            self.start_message(None)
+        """A clean end of input. Without a finish_reason it is a cut answer (a proxy or the
+        provider closed the stream early): it ends in an error, never in message_stop, and
+        when nothing at all arrived the client gets an HTTP error instead of a stream."""
+        if self.finish is None:
+            message = ended_early(self.ctx.provider, self.ctx.model)
+            if not self.started:
+                raise ApiError(502, message)
+            self.error({"type": "api_error", "message": message})
+            return
         self.close()  # nothing more can arrive for the live tool
         for handle, value in self.deferred:
             handle(value)
@@ -284,10 +291,8 @@ class _Converter:
 def _error_body(error: Any) -> dict[str, str]:
     if not isinstance(error, dict):
         return {"type": "api_error", "message": str(error)}
-    status = error.get("status") or error.get("code")
-    if isinstance(status, str) and status.isdigit():
-        status = int(status)
-    if isinstance(status, int) and not isinstance(status, bool):
+    status = error_status(error)
+    if status is not None:
         kind = error_type_for(status)
     elif error.get("type") in _ANTHROPIC_ERROR_TYPES:
         kind = error["type"]
@@ -300,8 +305,9 @@ def _error_body(error: Any) -> dict[str, str]:
 
 
 async def unified_to_anthropic_stream(chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:
-    """Yield Anthropic event dicts for unified chunks. An upstream error chunk ends the stream
-    with an `error` event and no message_stop; an exception from `chunks` propagates as is."""
+    """Yield Anthropic event dicts for unified chunks. An upstream error chunk, or an end of
+    input without a finish_reason, ends the stream with an `error` event and no message_stop;
+    an exception from `chunks` propagates as is."""
     conv = _Converter(ctx)
     async with closing(chunks):
         async for chunk in chunks:
