@@ -6,6 +6,7 @@ from .model import (
     ROUTER_KEYS,
     ROUTER_SCENARIOS,
     Config,
+    Limits,
     PluginSpec,
     ProviderConfig,
     RouterConfig,
@@ -19,7 +20,7 @@ from .problems import ConfigError, ConfigInvalid, Problem, describe
 
 __all__ = [
     "DEFAULT_LONG_CONTEXT_THRESHOLD", "ROUTER_KEYS", "ROUTER_SCENARIOS", "Config", "ConfigError",
-    "ConfigInvalid", "Parsed", "PluginSpec", "Problem", "ProviderConfig", "RouterConfig", "RouterKey",
+    "ConfigInvalid", "Limits", "Parsed", "PluginSpec", "Problem", "ProviderConfig", "RouterConfig", "RouterKey",
     "RouterScenario", "TransformerSpec", "TransformerUse", "describe", "parse_config",
     "parse_provider_config", "parse_router_config",
 ]

@@ -110,6 +110,24 @@ class PluginSpec:
     problem: str | None = None
 
 
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much one client or provider may make the server hold (`parse_limits.py` reads them).
+
+    `body_budget` is process-wide: the memory all request bodies being handled at once may take
+    (a body counts several times its size, see routes/body_budget.py); a body that does not
+    fit waits up to `body_wait_ms`, then gets 529. `upstream_line` bounds an unfinished SSE line
+    or event from a provider, `upstream_error` how much of a provider's error answer is read."""
+
+    body_budget: int = 256 * MIB
+    body_wait_ms: int = 5_000
+    upstream_line: int = 16 * MIB
+    upstream_error: int = 64 * 1024
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole config file, typed. Values are as written (after `$VAR` interpolation);
@@ -128,6 +146,7 @@ class Config:
     custom_router_path: str | None = None
     rewrite_system_prompt: str | None = None
     force_image_agent: bool = False
+    limits: Limits = Limits()
 
     def provider(self, name: str) -> ProviderConfig | None:
         """The provider called `name` (case-insensitive)."""

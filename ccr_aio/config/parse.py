@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from .model import Config, ProviderConfig, RouterConfig
+from .parse_limits import parse_limits
 from .parse_plugins import parse_plugins
 from .parse_providers import parse_provider, parse_providers
 from .parse_router import parse_router
@@ -59,6 +60,7 @@ def parse_config(data: Any) -> Parsed[Config]:
         custom_router_path=_text(data, "CUSTOM_ROUTER_PATH", found, " (a file path)"),
         rewrite_system_prompt=_text(data, "REWRITE_SYSTEM_PROMPT", found, " (a file path)"),
         force_image_agent=bool(data.get("forceUseImageAgent")),
+        limits=parse_limits(data, found),
     )
     return Parsed(None if found.blocking else config, tuple(found.problems))
 

@@ -26,7 +26,7 @@ from ..settings import Settings
 from ..transformers.base import Context, Transformer
 from ..transformers.endpoint.response import aggregate_chunks, message_to_events
 from .chain import Prepared, unified_json, unified_stream
-from .sse import iter_json_chunks
+from .sse import MAX_LINE_BYTES, iter_json_chunks
 from .upstream import HTTP, open_upstream, passthrough_headers, provider_headers
 
 PING_INTERVAL_S = 15.0
@@ -43,23 +43,27 @@ class Answer:
     endpoint: Transformer
     bypass: bool
     ctx: Context
+    max_line: int = MAX_LINE_BYTES  # the most an unfinished SSE line, or a JSON answer, may hold
 
     @property
     def is_sse(self) -> bool:
         return self.upstream.content_type == "text/event-stream"
 
     async def body(self) -> bytes:
-        return await read_all(self.raw)
+        return await read_all(self.raw, self.max_line, self.route)
+
+    def chunks(self) -> AsyncIterator[dict[str, Any]]:
+        return iter_json_chunks(self.raw, self.max_line, f"Provider {self.route.label}")
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         """Anthropic events: converted by the endpoint, or (passthrough) parsed as they come. A
         JSON answer is read here, before the first event, so its errors come before any output."""
         provider, model, ctx = self.route.provider, self.route.model, self.ctx
         if self.is_sse:
-            chunks = iter_json_chunks(self.raw)
+            chunks = self.chunks()
             # A passthrough provider already speaks Anthropic events.
             return chunks if self.bypass else self.endpoint.stream_in(unified_stream(provider, model, chunks, ctx), ctx)
-        answer = parse_json(await read_all(self.raw), self.route)
+        answer = parse_json(await self.body(), self.route)
         if not self.bypass:
             answer = self.endpoint.json_in(unified_json(provider, model, answer, ctx), ctx)
         return iterate(message_to_events(answer))
@@ -68,10 +72,10 @@ class Answer:
         """One Anthropic message from a converted answer; a stream is folded into one first."""
         provider, model, ctx = self.route.provider, self.route.model, self.ctx
         if self.is_sse:
-            chunks = iter_json_chunks(self.raw)
+            chunks = self.chunks()
             unified = await aggregate_chunks(unified_stream(provider, model, chunks, ctx), self.route.label)
         else:
-            unified = unified_json(provider, model, parse_json(await read_all(self.raw), self.route), ctx)
+            unified = unified_json(provider, model, parse_json(await self.body(), self.route), ctx)
         return self.endpoint.json_in(unified, ctx)
 
 
@@ -106,9 +110,10 @@ async def exchange(
         stream=ctx.stream,
         timeout_ms=options.timeout_ms or settings.api_timeout_ms,
         proxy=options.proxy or settings.proxy_url,
+        error_limit=settings.config.limits.upstream_error,
     ) as upstream:
         raw = upstream_bytes(upstream, route, before_read, on_silence)
-        yield Answer(upstream, raw, route, endpoint, prepared.bypass, ctx)
+        yield Answer(upstream, raw, route, endpoint, prepared.bypass, ctx, settings.config.limits.upstream_line)
 
 
 async def upstream_bytes(
@@ -156,8 +161,15 @@ async def _read_or_ping(content: aiohttp.StreamReader, route: Route, on_silence:
         await on_silence()
 
 
-async def read_all(raw: AsyncIterable[bytes]) -> bytes:
-    return b"".join([data async for data in raw])
+async def read_all(raw: AsyncIterable[bytes], limit: int, route: Route) -> bytes:
+    """A whole (JSON) answer, refused past `limit` bytes rather than held in memory."""
+    parts, size = [], 0
+    async for data in raw:
+        size += len(data)
+        if size > limit:
+            raise ApiError(502, f"Provider {route.label} sent an answer over {limit} bytes: the answer was abandoned")
+        parts.append(data)
+    return b"".join(parts)
 
 
 def parse_json(data: bytes, route: Route) -> dict[str, Any]:

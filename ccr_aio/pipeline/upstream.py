@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -19,6 +20,8 @@ _DROP_FROM_CLIENT = frozenset(
      "upgrade", "te", "trailer", "proxy-authorization", "proxy-connection", "cookie", "origin", "referer"}
 )
 CONNECT_TIMEOUT_S = 30.0
+ERROR_BODY_BYTES = 64 * 1024  # what of a provider's error answer is read and passed on
+TRUNCATED = "…(truncated)"
 HTTP = web.AppKey("http", aiohttp.ClientSession)  # the app's one connection pool to every provider
 
 
@@ -65,8 +68,10 @@ async def open_upstream(
     stream: bool,
     timeout_ms: int,
     proxy: str | None = None,
+    error_limit: int = ERROR_BODY_BYTES,
 ) -> AsyncIterator[aiohttp.ClientResponse]:
-    """POST to the provider; non-2xx answers raise ApiError with the provider's words kept."""
+    """POST to the provider; non-2xx answers raise ApiError with the provider's words kept (the
+    first `error_limit` bytes of them: an error page may be huge, and it is echoed to the client)."""
     try:
         response = await session.post(
             url, data=data, headers=headers, proxy=proxy, timeout=_timeout(timeout_ms, stream)
@@ -78,7 +83,7 @@ async def open_upstream(
     try:
         if response.status >= 400:
             try:
-                text = await response.text(errors="replace")
+                text = await error_text(response, error_limit)
             except (aiohttp.ClientError, asyncio.TimeoutError):
                 text = response.reason or ""
             raise ApiError(
@@ -92,3 +97,24 @@ async def open_upstream(
             response.release()
         else:
             response.close()
+
+
+async def error_text(response: aiohttp.ClientResponse, limit: int) -> str:
+    """At most `limit` bytes of an error answer, decoded; "…(truncated)" marks a cut. The rest
+    is never read: leaving `open_upstream` closes the connection instead of draining it."""
+    content = response.content
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit:
+        data = await content.read(limit + 1 - size)
+        if not data:
+            break
+        parts.append(data)
+        size += len(data)
+    encoding = response.charset or "utf-8"
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        encoding = "utf-8"
+    text = b"".join(parts)[:limit].decode(encoding, errors="replace")
+    return text + TRUNCATED if size > limit else text

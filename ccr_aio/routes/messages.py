@@ -82,7 +82,7 @@ async def forward(
     ) as answer:
         if prepared.bypass:
             if answer.is_sse and writer:
-                return await writer.send(whole_anthropic_events(answer.raw, route.label), raw=True)
+                return await writer.send(whole_anthropic_events(answer.raw, route.label, answer.max_line), raw=True)
             data = await answer.body()
             sessions.record_usage(ctx.session, passthrough_usage(data))
             return web.Response(body=data, status=answer.upstream.status, content_type=answer.upstream.content_type)
