@@ -12,13 +12,13 @@ from aiohttp import web
 from .agents.image_cache import IMAGES, ImageCache
 from .middlewares import auth_middleware, error_middleware, request_id_middleware
 from .routes import admin, info, messages, models, ui
+from .routes.body_budget import BODY_BUDGET, MAX_BODY_BYTES, BodyBudget, body_budget_middleware
 from .pipeline.upstream import HTTP
 from .routing.sessions import SESSIONS, Sessions
 from .routing.tokens import TOKENS, TokenCounter, load_encoding
 from .settings import Settings
 from .state import STATE, StateRef, build_snapshot
 
-MAX_BODY_BYTES = 64 * 1024 * 1024  # Claude Code sends MBs once screenshots pile up
 log = structlog.get_logger("ccr_aio.app")
 
 
@@ -37,13 +37,14 @@ async def _warm_tokenizer(app: web.Application) -> None:
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[request_id_middleware, error_middleware, auth_middleware],
+        middlewares=[request_id_middleware, error_middleware, auth_middleware, body_budget_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[STATE] = StateRef(build_snapshot(settings))
     app[TOKENS] = TokenCounter()
     app[SESSIONS] = Sessions()
     app[IMAGES] = ImageCache()
+    app[BODY_BUDGET] = BodyBudget()
     app.cleanup_ctx.append(_http_session)
     app.add_routes(info.routes)
     app.add_routes(messages.routes)

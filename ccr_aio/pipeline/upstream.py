@@ -21,6 +21,7 @@ _DROP_FROM_CLIENT = frozenset(
 )
 CONNECT_TIMEOUT_S = 30.0
 ERROR_BODY_BYTES = 64 * 1024  # what of a provider's error answer is read and passed on
+BODY_PIECE_BYTES = 256 * 1024
 TRUNCATED = "…(truncated)"
 HTTP = web.AppKey("http", aiohttp.ClientSession)  # the app's one connection pool to every provider
 
@@ -72,9 +73,17 @@ async def open_upstream(
 ) -> AsyncIterator[aiohttp.ClientResponse]:
     """POST to the provider; non-2xx answers raise ApiError with the provider's words kept (the
     first `error_limit` bytes of them: an error page may be huge, and it is echoed to the client)."""
+    if len(data) > 4 * BODY_PIECE_BYTES:
+        # Handed over whole, a big body is copied again by the socket transport (what the
+        # kernel does not take at once); in pieces, each waits for the previous to drain.
+        headers = {**headers, "Content-Length": str(len(data))}
     try:
         response = await session.post(
-            url, data=data, headers=headers, proxy=proxy, timeout=_timeout(timeout_ms, stream)
+            url,
+            data=in_pieces(data) if len(data) > 4 * BODY_PIECE_BYTES else data,
+            headers=headers,
+            proxy=proxy,
+            timeout=_timeout(timeout_ms, stream),
         )
     except asyncio.TimeoutError:
         raise ApiError(504, f"Provider {provider} ({model}) timed out after {timeout_ms} ms") from None
@@ -118,3 +127,9 @@ async def error_text(response: aiohttp.ClientResponse, limit: int) -> str:
         encoding = "utf-8"
     text = b"".join(parts)[:limit].decode(encoding, errors="replace")
     return text + TRUNCATED if size > limit else text
+
+
+async def in_pieces(data: bytes) -> AsyncIterator[memoryview]:
+    view = memoryview(data)
+    for start in range(0, len(view), BODY_PIECE_BYTES):
+        yield view[start : start + BODY_PIECE_BYTES]

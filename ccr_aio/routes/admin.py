@@ -24,7 +24,7 @@ from ..config import ConfigError, ConfigInvalid, describe
 from ..settings import Settings, build_settings, load_settings, parse_config_text
 from ..state import STATE, Snapshot, build_snapshot
 from . import admin_logs
-from .json_body import read_json_object
+from .json_body import read_body, read_json_object
 
 routes = web.RouteTableDef()
 log = structlog.get_logger("ccr_aio.admin")
@@ -100,7 +100,7 @@ async def read_config_body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json5":
         return await read_json_object(request)
     try:
-        text = (await request.read()).decode("utf-8")
+        text = (await read_body(request)).decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "Invalid JSON5 in request body: not UTF-8") from None
     if not text.strip():

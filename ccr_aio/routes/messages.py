@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 from typing import Any
 
@@ -23,7 +24,7 @@ from ..routing.sessions import SESSIONS
 from ..routing.tokens import TOKENS
 from ..state import STATE, Snapshot
 from ..transformers.base import Context
-from .json_body import parse_json_object, read_json_object
+from .json_body import PARSE_COST_FROM, read_json_body, read_json_object
 
 routes = web.RouteTableDef()
 
@@ -41,10 +42,9 @@ def validate_messages_body(body: dict[str, Any]) -> None:
 @routes.post("/v1/messages")
 async def create_message(request: web.Request) -> web.StreamResponse:
     snapshot = request.app[STATE].current
-    raw = await request.read()
-    body = parse_json_object(raw)
+    body, size = await read_json_body(request)
     validate_messages_body(body)
-    route = await decide(body, request.headers, snapshot.routing, request.app[SESSIONS], request.app[TOKENS], len(raw))
+    route = await decide(body, request.headers, snapshot.routing, request.app[SESSIONS], request.app[TOKENS], size)
     rewrite_system_prompt(body, snapshot.system_prompt)
     ctx = Context(
         request_id=request[REQUEST_ID],
@@ -65,6 +65,8 @@ async def create_message(request: web.Request) -> web.StreamResponse:
         if ids:
             return await image_agent.handle(request, snapshot, route, vision, body, ctx, ids)
     prepared = await prepare_request(snapshot.endpoint, route.provider, route.model, body, ctx)
+    if size > PARSE_COST_FROM:
+        await asyncio.sleep(0)  # other requests get a turn between converting and serializing
     return await forward(request, snapshot, route, prepared, ctx)
 
 
