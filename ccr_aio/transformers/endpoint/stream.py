@@ -26,6 +26,7 @@ from ...errors import ERROR_TYPES, ApiError, error_type_for
 from ...jsonutil import dumps, loads
 from ..base import Context
 from ..shared.chunks import closing
+from ..shared.json_whole import ObjectEnd
 from .mappings import anthropic_usage, ended_early, error_status, map_stop_reason
 
 log = structlog.get_logger("ccr_aio.anthropic_stream")
@@ -34,30 +35,22 @@ _ANTHROPIC_ERROR_TYPES = frozenset(ERROR_TYPES.values())
 
 
 class _Tool:
-    __slots__ = ("key", "id", "name", "args", "done_hint", "state")
+    __slots__ = ("key", "id", "name", "args", "end", "state")
 
     def __init__(self, key: Any) -> None:
         self.key = key
         self.id: str | None = None
         self.name: str | None = None
         self.args: list[str] = []
-        self.done_hint = False  # last non-blank argument character is "}": worth a JSON check
+        self.end = ObjectEnd()  # whether the arguments so far are one whole JSON object
         self.state = "pending"  # -> "open" -> "closed"
 
     def add_args(self, fragment: str) -> None:
         self.args.append(fragment)
-        stripped = fragment.rstrip()
-        if stripped:
-            self.done_hint = stripped[-1] == "}"
+        self.end.feed(fragment)
 
     def args_complete(self) -> bool:
-        if not self.done_hint:
-            return False
-        try:
-            loads("".join(self.args))
-        except ValueError:
-            return False
-        return True
+        return self.end.whole(lambda: "".join(self.args), loads)
 
 
 class _Converter:
