@@ -73,14 +73,15 @@ async def open_upstream(
 ) -> AsyncIterator[aiohttp.ClientResponse]:
     """POST to the provider; non-2xx answers raise ApiError with the provider's words kept (the
     first `error_limit` bytes of them: an error page may be huge, and it is echoed to the client)."""
-    if len(data) > 4 * BODY_PIECE_BYTES:
-        # Handed over whole, a big body is copied again by the socket transport (what the
-        # kernel does not take at once); in pieces, each waits for the previous to drain.
+    # Handed over whole, a big body is copied again by the socket transport (what the kernel
+    # does not take at once); in pieces, each waits for the previous one to drain.
+    big = len(data) > 4 * BODY_PIECE_BYTES
+    if big:
         headers = {**headers, "Content-Length": str(len(data))}
     try:
         response = await session.post(
             url,
-            data=in_pieces(data) if len(data) > 4 * BODY_PIECE_BYTES else data,
+            data=in_pieces(data) if big else data,
             headers=headers,
             proxy=proxy,
             timeout=_timeout(timeout_ms, stream),

@@ -17,6 +17,7 @@ objects parse into ten times their size, 50 MB of text or base64 into about thei
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 
 from aiohttp import web
@@ -54,7 +55,7 @@ class BodyBudget:
         if held + cost > limits.body_budget:
             raise ApiError(
                 413,
-                f"Request body too large: handling it would take about {-(-(held + cost) // MIB)} MB of "
+                f"Request body too large: handling it would take about {math.ceil((held + cost) / MIB)} MB of "
                 f"memory, more than the budget for request bodies (BODY_BUDGET_MB: {limits.body_budget / MIB:g})",
             )
         # A request that already holds a part goes first: those in line may be waiting for
