@@ -14,6 +14,7 @@ from .agents.image_cache import IMAGES, ImageCache
 from .middlewares import add_route_headers, auth_middleware, error_middleware, request_id_middleware
 from .pipeline.fallback import RESILIENCE, Resilience
 from .routes import admin, info, messages, models, presets, ui
+from .routes.body_budget import BODY_BUDGET, MAX_BODY_BYTES, BodyBudget, body_budget_middleware
 from .pipeline.upstream import HTTP
 from .routing.sessions import SESSIONS, Sessions
 from .routing.tokens import TOKENS, TokenCounter, load_encoding
@@ -21,7 +22,6 @@ from .settings import Settings
 from .shared import Backend, SharedHealthStore, open_backend
 from .state import STATE, StateRef, build_snapshot
 
-MAX_BODY_BYTES = 64 * 1024 * 1024  # Claude Code sends MBs once screenshots pile up
 log = structlog.get_logger("ccr_aio.app")
 
 
@@ -54,8 +54,9 @@ def _share_state(app: web.Application, shared: Backend) -> None:
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         # inflight: outside the error shaping, so a shutdown can cut any request it tracks.
+        # body_budget: last, so only a request that may be handled holds a share of memory.
         middlewares=[request_id_middleware, drain.inflight_middleware, error_middleware,
-                     browser_guard.browser_guard_middleware, auth_middleware],
+                     browser_guard.browser_guard_middleware, auth_middleware, body_budget_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[STATE] = StateRef(build_snapshot(settings))
@@ -66,6 +67,7 @@ def create_app(settings: Settings) -> web.Application:
     shared = open_backend(settings.home, settings.workers, settings.config.redis_url)
     if shared is not None:  # several workers or instances: state they must agree on
         _share_state(app, shared)
+    app[BODY_BUDGET] = BodyBudget()  # memory for request bodies in flight, one for the process
     drain.setup(app)  # requests in flight, for a shutdown that keeps its deadline
     app.cleanup_ctx.append(_http_session)
     app.add_routes(info.routes)

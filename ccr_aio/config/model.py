@@ -115,10 +115,23 @@ class PluginSpec:
     problem: str | None = None
 
 
+MIB = 1024 * 1024
+
+
 @dataclass(frozen=True)
 class ServerLimits:
-    """How long the server waits for clients and for itself, and how many connections it
-    holds (`*_MS` keys in milliseconds, like `API_TIMEOUT_MS`). Read once at start."""
+    """How long the server waits for clients and for itself, how many connections it holds,
+    and how much one client or provider may make it hold (`parse_limits.py` reads them all:
+    `*_MS` keys in milliseconds like `API_TIMEOUT_MS`, sizes in MB or KB). Durations here are
+    in seconds, sizes in bytes.
+
+    The timeouts, grace periods and connection cap are read once at start (they shape the
+    listening socket); the sizes are read per request, so a config save applies them at once.
+    `body_budget` is process-wide: the memory all request bodies being handled at once may take
+    (a body counts several times its size, see routes/body_budget.py); a body that does not
+    fit waits up to `body_wait`, then gets 529. `upstream_line` bounds an unfinished SSE line
+    or event (and a whole JSON answer) from a provider, `upstream_error` how much of a
+    provider's error answer is read."""
 
     header_timeout: float = 10.0  # from accept (or a request's first byte) to its last header
     body_timeout: float = 60.0  # from the last header to the last byte of the body
@@ -126,6 +139,10 @@ class ServerLimits:
     shutdown_grace: float = 30.0  # SIGTERM/SIGINT: in-flight requests get this long
     restart_grace: float = 10.0  # POST /api/restart: the same, shorter
     max_connections: int | None = None  # None: as many as the descriptor limit allows
+    body_budget: int = 256 * MIB
+    body_wait: float = 5.0  # 0: a body that does not fit at once gets 529 at once
+    upstream_line: int = 16 * MIB
+    upstream_error: int = 64 * 1024
 
 
 @dataclass(frozen=True)
