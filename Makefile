@@ -4,11 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-<<<<<<< HEAD
-.PHONY: run test bench clean chromium services
-=======
-.PHONY: run test bench soak clean chromium
->>>>>>> main
+.PHONY: run test bench soak clean chromium services
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
