@@ -23,6 +23,7 @@ import asyncio
 import os
 import signal
 import socket
+import sqlite3
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -38,6 +39,7 @@ from ..drain import INFLIGHT, Inflight
 from ..logs import close_logging, setup_logging
 from ..routes.admin import ADMIN, reload_from_disk
 from ..settings import ConfigError, Settings
+from ..shared import prepare_state_file
 from . import daemon, sockets, workers
 from .connections import ConnectionGuard, GuardedRequestHandler
 from ..config import ServerLimits
@@ -110,6 +112,12 @@ def _supervise(settings: Settings, overrides: dict[str, Any], listeners: list[so
         return 1
     limits = settings.config.limits
     started = _pid_info(settings).started
+    try:
+        prepare_state_file(settings.home, settings.workers)
+    except (OSError, sqlite3.Error) as exc:
+        log.error("state_file_unusable", error=str(exc))
+        print(f"ccr-aio: cannot prepare {settings.home}/state.sqlite: {exc}", file=sys.stderr)
+        return 1
 
     def run_worker(held: list[socket.socket], role: workers.Role) -> int:
         outcome = asyncio.run(_run(settings, overrides, limits, list(held), role))

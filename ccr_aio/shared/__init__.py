@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from .backend import Backend, MemoryBackend
-from .choose import open_backend
+from .choose import open_backend, prepare_state_file
 from .health import SharedHealthStore
 
-__all__ = ["Backend", "MemoryBackend", "SharedHealthStore", "open_backend"]
+__all__ = ["Backend", "MemoryBackend", "SharedHealthStore", "open_backend", "prepare_state_file"]

@@ -16,6 +16,14 @@ from .failover import FailoverBackend
 STATE_FILE = "state.sqlite"
 
 
+def prepare_state_file(home: Path, workers: int) -> None:
+    """Before forking N workers: the SQLite file they will share, ready (see sqlite_backend)."""
+    if workers > 1:
+        from .sqlite_backend import prepare
+
+        prepare(Path(home) / STATE_FILE)
+
+
 def open_backend(home: Path, workers: int, redis_url: str | None) -> Backend | None:
     local: Backend | None = None
     if workers > 1:

@@ -29,6 +29,8 @@ class FailoverBackend:
     async def _call(self, op: Callable[[Backend], Awaitable[T]]) -> T:
         now = self.clock()
         if self.down_since is None or now >= self._next_try:
+            if self.down_since is not None:  # one probe at a time while Redis is away
+                self._next_try = now + RETRY_S
             try:
                 result = await op(self.primary)
             except Exception as exc:  # noqa: BLE001 - any Redis error means: serve locally

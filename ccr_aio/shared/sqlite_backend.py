@@ -14,12 +14,26 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..records.schema import create_private
 from .backend import MAX_ITEMS, Change, limit_of
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS kv (
   space TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, expires REAL NOT NULL,
   PRIMARY KEY (space, key))"""
 BUSY_TIMEOUT_S = 10.0
+
+
+def prepare(path: Path) -> None:
+    """Create the file (0600: it holds users' images) in WAL mode with its table. The parent
+    does this once before forking: switching to WAL needs the file alone, which workers that
+    open it at the same moment would not get."""
+    create_private(path)
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(SCHEMA)
+    finally:
+        db.close()
 
 
 class SqliteBackend:
@@ -30,12 +44,11 @@ class SqliteBackend:
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():  # made by the parent of the workers; tests start here
+                prepare(self.path)
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                  check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute(SCHEMA)
             self._db = db
         return self._db
 
