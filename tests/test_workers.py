@@ -15,7 +15,8 @@ import aiohttp
 from ccr_aio.cli import daemon
 from tests import scale_helpers as scale
 from tests.server_process import endless_config, open_stream, server_process  # noqa: F401 - fixture
-from tests.test_cli import wait_for
+from tests.test_cli import ccr_home, cli, cli_env, reaper, wait_for, write_config  # noqa: F401 - fixtures
+from tests.test_process import free_port
 from tests.test_lifecycle import _refused, assert_cut_for_shutdown, read_to_end
 
 
@@ -38,6 +39,9 @@ async def test_state_left_by_workers_is_seen_by_their_replacements(server_proces
     server = await server_process(scale.config(fake, WORKERS=2))
     first = await live_workers(server.home)
     assert daemon.read_pid(server.home).pid == server.proc.pid not in first
+    status = await cli(cli_env(server.home.parent), "status", "--config", str(server.home / "config.json"))
+    assert status.code == 0 and f"PID:     {server.proc.pid}" in status.out
+    assert f"Workers: 2 (PIDs {first[0]}, {first[1]})" in status.out
     await scale.store_image(server.url, fake)
     await scale.record_long_turn(server.url, fake, "s-long")
     await scale.rate_limit_one_key(server.url, fake)
@@ -116,3 +120,17 @@ async def test_workers_end_when_their_parent_is_killed(server_process, fake):
     await server.proc.wait()
     await wait_for(lambda: not any(daemon.is_alive(pid) for pid in pids), what="orphaned workers gone")
     assert _refused(server.port)
+
+
+async def test_the_workers_flag_overrides_the_config_and_stop_ends_them_all(ccr_home, reaper, fake):
+    write_config(ccr_home, fake, free_port(), WORKERS=1)
+    env = cli_env(ccr_home.parent)
+    started = await cli(env, "start", "--daemon", "--workers", "3")
+    assert started.code == 0, started.err
+    info = daemon.read_pid(ccr_home)
+    reaper(info.pid)
+    pids = await live_workers(ccr_home, count=3)
+    stopped = await cli(env, "stop")
+    assert stopped.code == 0 and f"stopped (PID {info.pid})" in stopped.out
+    assert not any(daemon.is_alive(pid) for pid in [info.pid, *pids])
+    assert not daemon.pid_path(ccr_home).exists()

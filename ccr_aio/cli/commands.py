@@ -69,7 +69,8 @@ def start_daemon(settings: Settings, args: argparse.Namespace, out: IO[str] = sy
               f"{url}/health does not answer; try `ccr-aio stop`", file=sys.stderr)
         return 1
     cmd = daemon.python_command("start", "--no-console", "--config", str(settings.config_path))
-    for flag, value in (("--host", args.host), ("--port", args.port), ("--log-level", args.log_level)):
+    for flag, value in (("--host", args.host), ("--port", args.port), ("--log-level", args.log_level),
+                        ("--workers", getattr(args, "workers", None))):
         if value is not None:
             cmd += [flag, str(value)]
     output = settings.logs_dir / "daemon.log"
