@@ -9,6 +9,7 @@ from pathlib import Path
 
 from structlog.testing import capture_logs
 
+from ccr_aio.agents.image_cache import ImageCache
 from ccr_aio.config import parse_config
 from ccr_aio.resilience.cooldown import Failure
 from ccr_aio.resilience.targets import KeyRef, Target
@@ -103,3 +104,31 @@ async def test_health_records_round_trip_for_any_provider_name():
     assert (await store.read([odd]))[odd].until == 0.0
     await store.clear()
     assert await store.snapshot() == {}
+
+
+class Counting(MemoryBackend):
+    def __init__(self) -> None:
+        super().__init__()
+        self.puts = 0
+
+    async def put(self, space, key, value, ttl):  # type: ignore[no-untyped-def]
+        self.puts += 1
+        await super().put(space, key, value, ttl)
+
+
+async def test_a_resent_image_is_written_once_and_found_by_another_process():
+    shared = Counting()
+    now = [0.0]
+    writer, reader = ImageCache(clock=lambda: now[0]), ImageCache()
+    writer.shared = reader.shared = shared
+    source = {"type": "base64", "media_type": "image/png", "data": "AAAA"}
+    for _ in range(3):  # Claude Code re-sends it on every turn
+        key = writer.put(dict(source))
+        await writer.flush()
+    assert shared.puts == 1
+    now[0] = writer.ttl_s * 0.6  # past half its TTL: refreshed
+    writer.put(dict(source))
+    await writer.flush()
+    assert shared.puts == 2
+    assert reader.get(key) is None and await reader.fetch(key) == source and reader.get(key) == source
+    assert await reader.fetch("0000000000") is None

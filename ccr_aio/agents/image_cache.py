@@ -71,10 +71,13 @@ class ImageCache:
         if old is not None:
             self._bytes -= old[1]
         size = len(_payload(source))
-        self._items[key] = (self.clock() + self.ttl_s, size, source)
+        now = self.clock()
+        self._items[key] = (now + self.ttl_s, size, source)
         self._bytes += size
         self._evict()
-        if self.shared is not None and (old is None or old[2] is not source):
+        # Claude Code re-sends every image on every turn: write one to the shared store when
+        # this process first sees it, and again only when half its TTL has passed.
+        if self.shared is not None and (old is None or old[0] - now < self.ttl_s / 2):
             self._share(key, source)
         return key
 
