@@ -110,6 +110,9 @@ async def test_restart_and_reload_reach_every_worker(server_process, fake):
         assert daemon.read_pid(server.home).pid == server.proc.pid and server.proc.returncode is None
         async with session.get(server.url + "/health") as response:
             assert response.status == 200
+    async with scale.client(server.url).messages.stream(
+            model="claude-x", max_tokens=20, messages=[{"role": "user", "content": "hi"}]) as stream:
+        assert await stream.get_final_text() == "Hello from fake"  # the fake's default stream
     assert not any(daemon.is_alive(pid) for pid in first) and len(second) == 2
 
 
