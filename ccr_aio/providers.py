@@ -6,7 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import ConfigError, ConfigInvalid, ProviderConfig, TransformerUse, parse_provider_config
+from .config import (
+    ConfigError,
+    ConfigInvalid,
+    ModelCapabilities,
+    ProviderConfig,
+    TransformerUse,
+    model_capabilities,
+    parse_provider_config,
+)
 from .settings import Settings
 from .transformers.base import Registry, Transformer
 
@@ -28,6 +36,11 @@ class Provider:
 
     def model_chain(self, model: str) -> tuple[Transformer, ...]:
         return self.model_chains.get(model, ())
+
+    def capabilities(self, model: str) -> ModelCapabilities:
+        """Context window, longest answer and reasoning of `model`: this provider's
+        `capabilities` entry over the built-in table."""
+        return model_capabilities(self.config, model)
 
 
 def find(providers: Mapping[str, Provider], provider: str, model: str) -> tuple[Provider, str] | None:
