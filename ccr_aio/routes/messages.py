@@ -19,6 +19,7 @@ from ..routing.prompt import rewrite_system_prompt
 from ..routing.router import Route, decide
 from ..routing.sessions import SESSIONS
 from ..routing.tokens import TOKENS
+from ..routing.window import fit_to_model
 from ..state import STATE, Snapshot
 from ..transformers.base import Context
 from .json_body import parse_json_object, read_json_object
@@ -33,6 +34,7 @@ async def create_message(request: web.Request) -> web.StreamResponse:
     body = parse_json_object(raw)
     validate_messages_request(body)
     route = await decide(body, request.headers, snapshot.routing, request.app[SESSIONS], request.app[TOKENS], len(raw))
+    await fit_to_model(body, route.provider.capabilities(route.model), request.app[TOKENS], route.label)
     rewrite_system_prompt(body, snapshot.system_prompt)
     ctx = Context(
         request_id=request[REQUEST_ID],
