@@ -3,7 +3,8 @@
 Request: endpoint `request_out` → provider chain `request_in` → model chain `request_in`.
 Response: provider chain reversed → model chain reversed (CCR's order) → endpoint `*_in`.
 A provider whose chains name only the endpoint transformer is a passthrough ("bypass"):
-the client body goes upstream untouched and the answer comes back byte for byte.
+the client body goes upstream untouched and the answer comes back byte for byte. The unified
+`reasoning` only reaches a provider through a transformer that handles it (`handles_reasoning`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from ..providers import Provider
 from ..transformers.base import Context, Transformer, UpstreamOptions
 from ..transformers.shared.cache_control import strip_cache_control
+from ..transformers.shared.effort import capped_effort, effort_of
 from .chunk_shape import check_answer, checked_chunks
 
 
@@ -53,6 +55,9 @@ async def prepare_request(
         return Prepared(passthrough, UpstreamOptions(), bypass=True)
     request = endpoint.request_out(body, ctx)
     request["model"] = model
+    known = provider.capabilities(model)
+    if known.reasoning is False:  # the config (or the table) says this model does not reason
+        request.pop("reasoning", None)
     options = UpstreamOptions()
     for transformer in _request_hooks(provider, model):
         result = await transformer.request_in(request, provider, ctx)
@@ -61,9 +66,25 @@ async def prepare_request(
             options.merge(extra)
         else:
             request = result
-    if not any(t.keeps_cache_control for t in (*provider.chain, *provider.model_chain(model))):
+    chain = (*provider.chain, *provider.model_chain(model))
+    if "reasoning" in request and not any(t.handles_reasoning for t in chain):
+        request = plain_reasoning(request, known.reasoning is True)
+    if not any(t.keeps_cache_control for t in chain):
         request = strip_cache_control(request)  # OpenAI-format providers reject or ignore it
     return Prepared(request, options)
+
+
+def plain_reasoning(request: dict[str, Any], reasons: bool) -> dict[str, Any]:
+    """No transformer in the chain knows the unified `reasoning`: an OpenAI-format provider gets
+    OpenAI's `reasoning_effort` (low/medium/high) when the model is known to reason, else
+    nothing (strict servers reject unknown fields, and non-reasoning models the knob)."""
+    reasoning = request["reasoning"]
+    request = {key: value for key, value in request.items() if key != "reasoning"}
+    enabled = isinstance(reasoning, dict) and reasoning.get("enabled") is not False
+    effort = capped_effort(effort_of(reasoning))
+    if reasons and enabled and effort and "reasoning_effort" not in request:
+        request["reasoning_effort"] = effort
+    return request
 
 
 def unified_stream(

@@ -90,6 +90,10 @@ class Transformer:
     # True when this transformer sends Anthropic `cache_control` markers where they are
     # understood (or removes them itself); otherwise the chain strips them for OpenAI wire.
     keeps_cache_control: ClassVar[bool] = False
+    # True when this transformer turns the unified `reasoning` into the provider's own knob (or
+    # removes it). A chain without one sends no `reasoning`: OpenAI's `reasoning_effort` when the
+    # model is known to reason, else nothing (see `pipeline/chain.py`).
+    handles_reasoning: ClassVar[bool] = False
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.options: dict[str, Any] = dict(options or {})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..shared.effort import EFFORTS
 from .content import convert_messages, system_message
 
 _COPIED = ("model", "max_tokens", "temperature", "top_p", "top_k")
@@ -50,7 +51,7 @@ def anthropic_to_unified(body: dict[str, Any]) -> dict[str, Any]:
         if choice.get("disable_parallel_tool_use"):
             result["parallel_tool_calls"] = False
 
-    reasoning = convert_thinking(body.get("thinking"))
+    reasoning = convert_thinking(body.get("thinking"), body.get("output_config"))
     if reasoning is not None:
         result["reasoning"] = reasoning
     return result
@@ -97,15 +98,19 @@ def effort_for_budget(budget: int) -> str:
     return "high"
 
 
-def convert_thinking(thinking: Any) -> dict[str, Any] | None:
-    """[FIX] disabled -> no reasoning at all, so downstream never turns it back on."""
+def convert_thinking(thinking: Any, output_config: Any = None) -> dict[str, Any] | None:
+    """[FIX] disabled -> no reasoning at all, so downstream never turns it back on. The effort
+    is the client's `output_config.effort` (low/medium/high/xhigh/max: what `/effort` sets),
+    else the budget's level, else medium."""
     if not isinstance(thinking, dict):
         return None
     kind = thinking.get("type")
     if kind == "disabled":
         return None
+    asked = output_config.get("effort") if isinstance(output_config, dict) else None
+    effort = asked.lower() if isinstance(asked, str) and asked.lower() in EFFORTS[1:] else None
     budget = thinking.get("budget_tokens")
     if kind == "enabled" and isinstance(budget, int) and not isinstance(budget, bool):
-        return {"effort": effort_for_budget(budget), "enabled": True, "max_tokens": budget}
+        return {"effort": effort or effort_for_budget(budget), "enabled": True, "max_tokens": budget}
     # adaptive, enabled without a budget, and types newer than this code.
-    return {"effort": "medium", "enabled": True}
+    return {"effort": effort or "medium", "enabled": True}

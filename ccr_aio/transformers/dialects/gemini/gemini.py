@@ -33,6 +33,7 @@ def gemini_url(base: str, model: str, stream: bool) -> str:
 @builtin
 class Gemini(Transformer):
     name = "gemini"
+    handles_reasoning = True
 
     async def request_in(
         self, request: dict[str, Any], provider: ProviderInfo, ctx: Context

@@ -21,6 +21,7 @@ from .response import gemini_json_to_unified, gemini_stream_to_unified
 @builtin
 class VertexGemini(Transformer):
     name = "vertex-gemini"
+    handles_reasoning = True
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         super().__init__(options)

@@ -2,7 +2,9 @@
 
 Request: `max_tokens` capped (DeepSeek rejects larger values), and the reasoning of earlier
 assistant turns replayed as `reasoning_content`: in thinking mode DeepSeek answers 400 when an
-assistant turn lacks the field, so turns without reasoning get an empty one. Response: `reasoning_content` becomes signed thinking, streamed or not.
+assistant turn lacks the field, so turns without reasoning get an empty one. The unified
+`reasoning` is not sent; effort xhigh or max switches thinking on (`thinking: {"type":
+"enabled"}`), lower efforts leave the model's own mode. Response: `reasoning_content` becomes signed thinking, streamed or not.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ...reasoning.thinking import (
     replay_reasoning,
     thinking_mode,
 )
+from ...shared.effort import at_least, effort_of
 
 # vLLM-served DeepSeek models put the same text in `reasoning`.
 FIELDS = ReasoningFields(keys=("reasoning_content", "reasoning"))
@@ -27,6 +30,7 @@ MAX_TOKENS = 8192
 @builtin
 class DeepSeek(Transformer):
     name = "deepseek"
+    handles_reasoning = True
 
     async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
         request = dict(request)
@@ -37,6 +41,11 @@ class DeepSeek(Transformer):
         if isinstance(request.get("messages"), list):
             placeholder = thinking_mode(request)
             request["messages"] = replay_reasoning(request["messages"], "reasoning_content", placeholder)
+        reasoning = request.pop("reasoning", None)  # DeepSeek has no such field
+        # Its only knob is a switch; the model's own mode (chat: off, reasoner: on) unless the
+        # client asked for the most effort.
+        if at_least(effort_of(reasoning), "xhigh") and reasoning.get("enabled") is not False:
+            request["thinking"] = {"type": "enabled"}
         return request
 
     def stream_out(self, chunks: AsyncIterator[dict], ctx: Context) -> AsyncIterator[dict]:

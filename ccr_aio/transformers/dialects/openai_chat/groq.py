@@ -44,6 +44,7 @@ def clean_tool(tool: Any) -> Any:
 @builtin
 class Groq(Transformer):
     name = "groq"
+    handles_reasoning = True
 
     async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
         request = {key: value for key, value in request.items() if key != "reasoning"}

@@ -18,12 +18,14 @@ from ....errors import ApiError
 from ...base import Context, ProviderInfo, Transformer
 from ...reasoning.thinking import ReasoningFields, ReasoningStream, message_reasoning, with_delta
 from ...shared import signatures
+from ...shared.effort import capped_effort, effort_of
 from ...shared.parts import clean_messages
 from ...shared.tool_ids import ToolIds
 
 
 class OpenRouterLike(Transformer):
     keeps_cache_control = True  # passed to Claude models, stripped for the others
+    handles_reasoning = True  # the gateway takes `reasoning` as it is
     """Subclasses set `name`; it is also the provenance tag of relayed signatures."""
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
@@ -32,6 +34,9 @@ class OpenRouterLike(Transformer):
 
     async def request_in(self, request: dict[str, Any], provider: ProviderInfo, ctx: Context) -> dict[str, Any]:
         request = dict(request)
+        effort = effort_of(request.get("reasoning"))
+        if effort not in (None, "none"):  # the gateway's levels stop at high
+            request["reasoning"] = {**request["reasoning"], "effort": capped_effort(effort)}
         claude = "claude" in str(request.get("model") or "").lower()
         if isinstance(request.get("messages"), list):
             messages = clean_messages(request["messages"], strip_cache=not claude)
