@@ -87,6 +87,11 @@ async def test_ultrathink_in_a_system_reminder_is_not_the_users(client: Any, fak
         ("claude-opus-5-5", "high", "think-m"),  # /effort high, --effort high
         ("claude-opus-5-5", "xhigh", "think-m"),
         ("claude-opus-5-5", "max", "think-m"),
+        ("claude-sonnet-5-5", "high", "think-m"),
+        ("claude-opus-4-6", "high", "default-m"),  # older names: Claude Code's default is high
+        ("claude-opus-4-6", "xhigh", "think-m"),
+        ("claude-opus-4-7", "xhigh", "default-m"),  # its default
+        ("claude-opus-4-7", "max", "think-m"),
         ("deepseek-chat-like", "high", "default-m"),  # Claude Code's default for names it does not know
         ("deepseek-chat-like", "max", "think-m"),
     ],

@@ -9,9 +9,10 @@ on every request), so "thinking is on" says nothing about the user. What the use
   note; `output_config` does not change), which asks for deeper thinking on that turn, tool
   calls included;
 - `/effort`, `--effort`, `CLAUDE_CODE_EFFORT_LEVEL`: `output_config.effort`, on every request.
-  Claude Code's own default is `medium` for its current model names (Opus/Sonnet/Haiku 5.5)
-  and `high` for names it does not know (`provider,model`), so only an effort above that
-  default is the user's doing;
+  Claude Code's own default is `medium` for its current model names (Opus/Sonnet/Haiku 5.5,
+  what `opus`, `sonnet`, `haiku` and the Default row mean), `xhigh` for Opus 4.7 and `high` for
+  other names, its older ones and the ones it does not know (`provider,model`); only an effort
+  above that default is the user's doing;
 - `MAX_THINKING_TOKENS` with an older model name: `budget_tokens` below the automatic
   `max_tokens - 1`. Other clients that enable thinking with a budget ask for it too.
 """
@@ -28,6 +29,7 @@ BILLING_PREFIX = "x-anthropic-billing-header:"
 ULTRATHINK = re.compile(r"\bultrathink\b", re.I)  # Claude Code's own test
 REMINDER = "<system-reminder>"
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
+MEDIUM_BY_DEFAULT = re.compile(r"claude-(opus|sonnet|haiku)-5-5|claude-(fable|mythos)-5-2")
 
 
 def is_subagent(body: Mapping[str, Any], headers: Mapping[str, str]) -> bool:
@@ -67,8 +69,15 @@ def _raised_effort(body: Mapping[str, Any]) -> bool:
     if effort is None:
         return False
     model = body.get("model")
-    default = "medium" if isinstance(model, str) and "claude" in model.lower() else "high"
-    return EFFORTS.index(effort) > EFFORTS.index(default)
+    return EFFORTS.index(effort) > EFFORTS.index(default_effort(model if isinstance(model, str) else ""))
+
+
+def default_effort(model: str) -> str:
+    """The effort Claude Code 2.1.332 sends for `model` when the user did not choose one."""
+    name = model.lower()
+    if MEDIUM_BY_DEFAULT.search(name):
+        return "medium"
+    return "xhigh" if "claude-opus-4-7" in name else "high"
 
 
 def _explicit_budget(body: Mapping[str, Any]) -> bool:
