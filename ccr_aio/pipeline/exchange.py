@@ -24,6 +24,8 @@ from ..errors import ApiError
 from ..jsonutil import dumps, loads
 from ..resilience import Attempts, Outcome, Target
 from ..routing.router import Route
+from ..routing.tokens import TOKENS
+from ..routing.window import fit_to_model
 from ..shapes.anthropic import AnthropicEvent, AnthropicMessage, AnthropicRequest
 from ..transformers.base import Context, Transformer
 from ..transformers.endpoint.mappings import ended_early
@@ -102,8 +104,10 @@ async def exchange(
     """Send `body` for `route`, falling back along its key pool and `fallback` list, and yield
     the first answer that got going; leaving the block closes the upstream call.
 
-    Each attempt prepares the body for its own provider and model, posts it, and waits for the
-    first chunk of the answer: only then is the answer committed to, so a provider that fails
+    Each attempt fits the body to its own model's window and longest answer (a fallback model
+    whose window the prompt does not fit is passed over; the routed model's "prompt is too
+    long" is raised as it is), prepares it for its provider and model, posts it, and waits for
+    the first chunk of the answer: only then is the answer committed to, so a provider that fails
     before anything reaches the client is replaced by the next attempt (as far as the retry
     rules of `resilience.classify` allow). Once committed, a failure is the caller's to show.
     When every attempt failed, the last provider's error is raised (`AttemptsFailed`).
@@ -114,14 +118,25 @@ async def exchange(
     mid-event); `before_read` runs before each network read (see `upstream_bytes`)."""
     resilience = request.app[RESILIENCE]
     attempts = await plan_attempts(route, upstreams, resilience)
+    chosen = Target(route.provider.name, route.model)
     tried: Target | None = None
     opened: tuple[aiohttp.ClientResponse, bytes] | None = None
+    too_long: ApiError | None = None
     try:
         for attempt in attempts:
-            tried = attempt.target
             call = attempt_route(attempt, route, upstreams)
+            try:
+                fitted = await fit_to_model(body, call.provider.capabilities(call.model), request.app[TOKENS], call.label)
+            except ApiError as exc:
+                # The routed model's refusal is the answer (Claude Code compacts on its words);
+                # a fallback model too small for this prompt is passed over.
+                if attempt.target == chosen:
+                    raise
+                too_long = exc
+                continue
+            tried = attempt.target
             call_ctx = ctx if call is route else replace(ctx, provider=call.provider.name, model=call.model)
-            prepared = await prepare_request(upstreams.endpoint, call.provider, call.model, body, call_ctx)
+            prepared = await prepare_request(upstreams.endpoint, call.provider, call.model, fitted, call_ctx)
             await asyncio.sleep(0)  # other requests get a turn between converting and serializing
             silence = None if prepared.bypass else on_silence
             try:
@@ -136,7 +151,7 @@ async def exchange(
     finally:
         note_route(request, attempts, tried)
     if opened is None:
-        raise attempts.final_error()
+        raise too_long if too_long is not None and not attempts.history else attempts.final_error()
     upstream, first = opened
     try:
         raw = upstream_bytes(upstream, call, before_read, silence, first)
