@@ -53,6 +53,11 @@ class Metrics:
     def started(self, stream: bool) -> None:
         self.in_flight.labels(stream=_flag(stream)).inc()
 
+    def moved(self, was_stream: bool, stream: bool) -> None:
+        """A request in flight turned out to stream (or not): move it to its gauge."""
+        self.in_flight.labels(stream=_flag(was_stream)).dec()
+        self.in_flight.labels(stream=_flag(stream)).inc()
+
     def observe(self, record: RequestRecord) -> None:
         """One finished request (call once per record; `started` once before it)."""
         provider, model = record.provider or "", record.model or ""
