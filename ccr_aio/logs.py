@@ -188,7 +188,8 @@ def setup_logging(settings: Settings, *, console: bool = True, max_bytes: int = 
     close_logging()
     name = settings.log_level.lower()
     level = _LEVELS.get(name) or logging.getLevelNamesMapping().get(name.upper(), logging.INFO)
-    secrets = [settings.apikey] + [key for p in settings.config.providers for key in p.api_keys]
+    secrets = [settings.apikey, *(k.key for k in settings.client_keys)] + [
+        key for p in settings.config.providers for key in p.api_keys]
     # Exact configured keys are masked too, whatever they look like; short values would
     # mask ordinary words.
     _known_secrets = tuple(s for s in secrets if isinstance(s, str) and len(s) >= 8)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
 
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from .client_keys import CLIENT_KEY, matching_key
 from .errors import ApiError, error_body
 from .state import STATE
 
@@ -87,6 +87,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             supplied = bearer[7:].strip()
     if not supplied:
         raise ApiError(401, "APIKEY is missing")
-    if not hmac.compare_digest(supplied.encode(), settings.apikey.encode()):
+    key = matching_key(supplied, settings.client_keys)
+    if key is None:
         raise ApiError(401, "Invalid API key")
+    if key.name:
+        request[CLIENT_KEY] = key.name
     return await handler(request)

@@ -21,6 +21,11 @@ class Provider:
     model_chains: dict[str, tuple[Transformer, ...]] = field(default_factory=dict)
     config: ProviderConfig | None = None  # what it was built from (None when made by hand)
 
+    @property
+    def pricing(self) -> Mapping[str, Any] | None:
+        """model -> price (USD per million tokens), for the request records' cost."""
+        return self.config.pricing if self.config is not None else None
+
     def find_model(self, model: str) -> str | None:
         """The configured spelling of `model` (case-insensitive), or None."""
         lowered = model.lower()

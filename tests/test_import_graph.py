@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("__init__", "jsonutil", "errors", "private_files"),  # leaves
     ("resilience", "records"),  # retry rules and key pools; request records, usage, metrics
     ("settings", "config", "config_store"),  # the configuration and its file
-    ("logs", "google_auth"),  # services set up from the settings
+    ("logs", "google_auth", "client_keys"),  # services set up from the settings
     ("transformers.base",),  # the transformer interface and registry
     ("transformers.shared",),
     ("transformers.endpoint", "transformers.params", "transformers.reasoning", "transformers.tools"),

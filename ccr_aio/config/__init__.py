@@ -5,6 +5,7 @@ from .model import (
     DEFAULT_LONG_CONTEXT_THRESHOLD,
     ROUTER_KEYS,
     ROUTER_SCENARIOS,
+    ClientKey,
     Config,
     PluginSpec,
     ProviderConfig,
@@ -19,7 +20,7 @@ from .parse import Parsed, parse_config, parse_provider_config, parse_router_con
 from .problems import ConfigError, ConfigInvalid, Problem, describe
 
 __all__ = [
-    "DEFAULT_LONG_CONTEXT_THRESHOLD", "ROUTER_KEYS", "ROUTER_SCENARIOS", "Config", "ConfigError",
+    "DEFAULT_LONG_CONTEXT_THRESHOLD", "ROUTER_KEYS", "ROUTER_SCENARIOS", "ClientKey", "Config", "ConfigError",
     "ConfigInvalid", "Parsed", "PluginSpec", "Problem", "ProviderConfig", "RouterConfig", "RouterKey",
     "RouterScenario", "ServerLimits", "TransformerSpec", "TransformerUse", "describe", "parse_config",
     "parse_provider_config", "parse_router_config",

@@ -60,6 +60,8 @@ class ProviderConfig:
     api_keys: tuple[str, ...] = ()  # one today (`api_key`); a key pool later adds entries
     models: tuple[str, ...] = ()
     transformer: TransformerSpec = TransformerSpec()
+    # model -> its price (records.pricing.Price), USD per million tokens; checked at load
+    pricing: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
 
     @property
     def api_key(self) -> str:
@@ -124,13 +126,23 @@ class ServerLimits:
 
 
 @dataclass(frozen=True)
+class ClientKey:
+    """A key clients may send (`APIKEY`). `name` is None for the plain-string form; a named
+    key's name goes into the request records, so one server shows usage per person."""
+
+    key: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole config file, typed. Values are as written (after `$VAR` interpolation);
     environment and command-line overrides are applied later (`settings.py`)."""
 
     port: int | None = None
     host: str | None = None
-    apikey: str | None = None
+    apikey: str | None = None  # the first of `client_keys`: what the CLI sends to its own server
+    client_keys: tuple[ClientKey, ...] = ()
     log: bool = True  # LOG: only `false` turns the log files off
     log_level: str | None = None
     api_timeout_ms: int | None = None
@@ -142,6 +154,9 @@ class Config:
     rewrite_system_prompt: str | None = None
     force_image_agent: bool = False
     limits: ServerLimits = ServerLimits()
+    usage: bool = True  # USAGE: false keeps no request records on disk (metrics still count)
+    usage_retention_days: float = 90.0  # USAGE_RETENTION_DAYS; 0 keeps every record
+    log_bodies: bool = False  # LOG_BODIES: log request and answer bodies (debugging only)
 
     def provider(self, name: str) -> ProviderConfig | None:
         """The provider called `name` (case-insensitive)."""

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from .model import Config, ProviderConfig, RouterConfig
+from .parse_keys import parse_apikey
 from .parse_limits import parse_limits
 from .parse_plugins import parse_plugins
 from .parse_providers import parse_provider, parse_providers
 from .parse_router import parse_router
+from .parse_usage import parse_retention, parse_switch
 from .problems import At, Findings, Problem, kind
 
 T = TypeVar("T")
@@ -46,10 +48,12 @@ def parse_config(data: Any) -> Parsed[Config]:
     router = parse_router(data.get("Router"), At.key("Router"), found)
     plugins_key = "Transformers" if "Transformers" in data and "transformers" not in data else "transformers"
     plugins = parse_plugins(data.get(plugins_key), plugins_key, found)
+    client_keys = parse_apikey(data.get("APIKEY"), found)
     config = Config(
         port=_port(data.get("PORT"), found),
         host=_text(data, "HOST", found),
-        apikey=_text(data, "APIKEY", found),
+        apikey=client_keys[0].key if client_keys else None,
+        client_keys=client_keys,
         log=data.get("LOG", True) is not False,
         log_level=_text(data, "LOG_LEVEL", found),
         api_timeout_ms=_timeout(data.get("API_TIMEOUT_MS"), found),
@@ -61,6 +65,9 @@ def parse_config(data: Any) -> Parsed[Config]:
         rewrite_system_prompt=_text(data, "REWRITE_SYSTEM_PROMPT", found, " (a file path)"),
         force_image_agent=bool(data.get("forceUseImageAgent")),
         limits=parse_limits(data, found),
+        usage=parse_switch(data, "USAGE", True, found),
+        usage_retention_days=parse_retention(data, found),
+        log_bodies=parse_switch(data, "LOG_BODIES", False, found),
     )
     return Parsed(None if found.blocking else config, tuple(found.problems))
 
