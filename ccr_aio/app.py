@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -12,14 +13,17 @@ from aiohttp import web
 from . import drain
 from .agents.image_cache import IMAGES, ImageCache
 from .middlewares import auth_middleware, error_middleware, request_id_middleware
-from .routes import admin, info, messages, models, ui
+from .routes import admin, info, messages, models, ui, usage
+from .pipeline.record_hooks import RECORDER
 from .pipeline.upstream import HTTP
+from .records import Recorder, SchemaTooNew
 from .routing.sessions import SESSIONS, Sessions
 from .routing.tokens import TOKENS, TokenCounter, load_encoding
 from .settings import Settings
 from .state import STATE, StateRef, build_snapshot
 
 MAX_BODY_BYTES = 64 * 1024 * 1024  # Claude Code sends MBs once screenshots pile up
+USAGE_FILE = "usage.db"  # request records, next to the config
 log = structlog.get_logger("ccr_aio.app")
 
 
@@ -29,6 +33,24 @@ async def _http_session(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False) as session:
         app[HTTP] = session
         yield
+
+
+async def _records(app: web.Application) -> AsyncIterator[None]:
+    # Read once at start (a reload cannot move the file); the server's shutdown runs this
+    # cleanup after the drain, so the records of requests it cut are written too.
+    settings = app[STATE].current.settings
+    config = settings.config
+    recorder = Recorder()  # metrics and log lines only: USAGE false, or no usable file
+    if config.usage:
+        path = settings.home / USAGE_FILE
+        try:
+            recorder = await Recorder.open(path=path, retention_days=config.usage_retention_days or None)
+        except (OSError, sqlite3.Error, SchemaTooNew) as exc:
+            log.error("usage_records_unavailable", path=str(path), error=str(exc),
+                      note="requests are served; /api/usage and /api/requests have no data")
+    app[RECORDER] = recorder
+    yield
+    await recorder.aclose()
 
 
 async def _warm_tokenizer(app: web.Application) -> None:
@@ -48,9 +70,11 @@ def create_app(settings: Settings) -> web.Application:
     app[IMAGES] = ImageCache()
     drain.setup(app)  # requests in flight, for a shutdown that keeps its deadline
     app.cleanup_ctx.append(_http_session)
+    app.cleanup_ctx.append(_records)
     app.add_routes(info.routes)
     app.add_routes(messages.routes)
     app.add_routes(models.routes)
+    app.add_routes(usage.routes)  # /api/requests, /api/usage, /api/sessions/{id}, /metrics
     admin.setup(app, settings)  # /api/* routes and the per-app management state
     ui.setup(app)  # /ui (Jinja2 templates/) and /static/ assets
     app.on_startup.append(_warm_tokenizer)

@@ -41,8 +41,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as exc:
-        if exc.status >= 500:
-            log.warning("request_failed", status=exc.status, message=exc.message[:500])
+        _log_failure(request, exc.status, exc.message)
         return _json_error(exc.status, exc.message, exc.error_type)
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -54,6 +53,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             message = f"Method {request.method} not allowed on {request.path}"
         elif exc.status == 413:
             message = f"Request body too large (limit {request.app._client_max_size} bytes)"
+        _log_failure(request, exc.status, message)
         response = _json_error(exc.status, message)
         if exc.status == 405 and "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
@@ -63,6 +63,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         log.exception("unhandled_error", path=request.path)
         return _json_error(500, "Internal server error", "api_error")
+
+
+def _log_failure(request: web.Request, status: int, message: str) -> None:
+    """Every 4xx and 5xx answer, with the reason the client is given (5xx as warnings)."""
+    emit = log.warning if status >= 500 else log.info
+    emit("request_failed", status=status, method=request.method, path=request.path,
+         message=message[:500])
 
 
 def _is_public(path: str) -> bool:

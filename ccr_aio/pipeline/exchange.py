@@ -26,6 +26,7 @@ from ..settings import Settings
 from ..transformers.base import Context, Transformer
 from ..transformers.endpoint.response import aggregate_chunks, message_to_events
 from .chain import Prepared, unified_json, unified_stream
+from .record_hooks import provider_call
 from .sse import iter_json_chunks
 from .upstream import HTTP, open_upstream, passthrough_headers, provider_headers
 
@@ -95,6 +96,7 @@ async def exchange(
         headers = provider.chain[0].auth(passthrough_headers(request.headers, options), provider, ctx)
     else:
         headers = provider_headers(provider, options)
+    provider_call(request, route)  # the request's record notes the call
     async with open_upstream(
         request.app[HTTP],
         url=options.url or provider.api_base_url,

@@ -10,11 +10,11 @@ from aiohttp import web
 from ..agents import image as image_agent
 from ..agents.image_cache import IMAGES
 from ..errors import ApiError
-from ..jsonutil import dumps
 from ..logs import get_app_logger
 from ..middlewares import REQUEST_ID
 from ..pipeline.chain import Prepared, prepare_request
 from ..pipeline.exchange import exchange, passthrough_usage
+from ..pipeline.record_hooks import RECORD, bytes_answer, json_answer, routed
 from ..pipeline.sse_writer import SseWriter
 from ..routing.prompt import rewrite_system_prompt
 from ..routing.router import Route, decide
@@ -23,6 +23,7 @@ from ..routing.tokens import TOKENS
 from ..state import STATE, Snapshot
 from ..transformers.base import Context
 from .json_body import parse_json_object, read_json_object
+from .request_record import described, recorded
 
 routes = web.RouteTableDef()
 
@@ -38,12 +39,15 @@ def validate_messages_body(body: dict[str, Any]) -> None:
 
 
 @routes.post("/v1/messages")
+@recorded
 async def create_message(request: web.Request) -> web.StreamResponse:
     snapshot = request.app[STATE].current
     raw = await request.read()
     body = parse_json_object(raw)
+    described(request, body, raw)
     validate_messages_body(body)
     route = await decide(body, request.headers, snapshot.routing, request.app[SESSIONS], request.app[TOKENS], len(raw))
+    routed(request[RECORD], route)
     rewrite_system_prompt(body, snapshot.system_prompt)
     ctx = Context(
         request_id=request[REQUEST_ID],
@@ -83,13 +87,15 @@ async def forward(
             if answer.is_sse and writer:
                 return await writer.send(answer.raw, raw=True)
             data = await answer.body()
-            sessions.record_usage(ctx.session, passthrough_usage(data))
-            return web.Response(body=data, status=answer.upstream.status, content_type=answer.upstream.content_type)
+            usage = passthrough_usage(data)
+            sessions.record_usage(ctx.session, usage)
+            return bytes_answer(request, data, usage, status=answer.upstream.status,
+                                content_type=answer.upstream.content_type)
         if writer:
             return await writer.send(await answer.events())
         message = await answer.message()
         sessions.record_usage(ctx.session, message.get("usage"))
-        return web.json_response(message, dumps=dumps)
+        return json_answer(request, message)
 
 
 @routes.post("/v1/messages/count_tokens")
