@@ -57,7 +57,7 @@ def recorded(handler: Handler) -> Handler:
         except asyncio.CancelledError:
             outcome = _cancelled(request)
             raise
-        except ConnectionResetError:
+        except (ConnectionResetError, web.RequestPayloadError):  # gone while sending or reading
             outcome = (CLIENT_CLOSED, CLIENT_GONE)
             raise
         except Exception as exc:  # the error middleware answers 500 and logs the traceback
@@ -67,7 +67,9 @@ def recorded(handler: Handler) -> Handler:
             _failed_call(record, *outcome)
             done = recorder.finish(record, *outcome)
             if done is not None:
-                log_record(done, body_log)
+                # Once the answer is out: rendering the line costs more than the whole record,
+                # and a JSON answer is only sent after this handler returns.
+                asyncio.get_running_loop().call_soon(log_record, done, body_log)
 
     return record_request
 
