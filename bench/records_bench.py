@@ -7,11 +7,12 @@ alike, and compares the medians of the rounds:
   1. CPU time of the server process per streamed request (200 chunks, c=16), from /proc: on a
      busy machine this is what throughput follows, and it does not swing with the neighbours'
      load the way req/s does (reported too)
-  2. p50 latency at c=1, streamed and non-streamed
+  2. p50 latency at c=1, streamed and non-streamed, one request to each variant in turn
   3. in-process: the CPU time of one record's path (start, events, finish: metrics and the
      queue) and of its request_completed log line
 USAGE false keeps the metrics and the log line and drops only the SQLite file.
-Usage: python bench/records_bench.py [--requests 1500] [--rounds 5] [--baseline DIR] [--json out.json]
+Usage: python bench/records_bench.py [--requests 1500] [--rounds 5] [--samples 400] [--baseline DIR]
+       [--json out.json]
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.bench import SMALL, free_port, latencies, read_all, start, wait_healthy  # noqa: E402
+from bench.bench import SMALL, free_port, read_all, start, wait_healthy  # noqa: E402
 
 HEADERS = {"Content-Type": "application/json", "anthropic-version": "2023-06-01", "x-api-key": "x"}
 TICK_S = 1 / os.sysconf("SC_CLK_TCK")
@@ -71,18 +72,27 @@ async def fixed_count(call: Any, count: int, concurrency: int) -> float:
     return time.monotonic() - began
 
 
-async def measure(session: aiohttp.ClientSession, url: str, pid: int, count: int, samples: int) -> dict[str, float]:
-    stream = json.dumps({**SMALL, "stream": True}).encode()
-    plain = json.dumps(SMALL).encode()
+STREAM = json.dumps({**SMALL, "stream": True}).encode()
+PLAIN = json.dumps(SMALL).encode()
+
+
+async def measure(session: aiohttp.ClientSession, url: str, pid: int, count: int) -> dict[str, float]:
     cpu = cpu_seconds(pid)
-    wall = await fixed_count(lambda: read_all(session, url, stream, HEADERS), count, 16)
+    wall = await fixed_count(lambda: read_all(session, url, STREAM, HEADERS), count, 16)
     cpu = cpu_seconds(pid) - cpu
-    return {
-        "stream_c16_cpu_ms_per_request": cpu / count * 1000,
-        "stream_c16_rps": count / wall,
-        "stream_c1_p50_ms": statistics.median(await latencies(lambda: read_all(session, url, stream, HEADERS), samples)) * 1000,
-        "json_c1_p50_ms": statistics.median(await latencies(lambda: read_all(session, url, plain, HEADERS), samples)) * 1000,
-    }
+    return {"stream_c16_cpu_ms_per_request": cpu / count * 1000, "stream_c16_rps": count / wall}
+
+
+async def interleaved_latency(session: aiohttp.ClientSession, urls: dict[str, str], body: bytes,
+                              samples: int) -> dict[str, float]:
+    """p50 at c=1, one request to each variant in turn: a burst of load on the machine then
+    hits every variant alike, which rounds of one variant at a time cannot promise."""
+    times: dict[str, list[float]] = {name: [] for name in urls}
+    for i in range(samples):
+        names = list(urls)[i % len(urls):] + list(urls)[: i % len(urls)]
+        for name in names:
+            times[name].append(await read_all(session, urls[name], body, HEADERS))
+    return {name: round(statistics.median(values) * 1000, 3) for name, values in times.items()}
 
 
 def record_cpu_us(count: int = 20_000) -> float:
@@ -153,12 +163,15 @@ async def run(count: int, rounds: int, samples: int, baseline: Path | None) -> d
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
             for url, pid in servers.values():  # warm-up: pools, tokenizer, first-use imports
-                await measure(session, url, pid, 100, 5)
+                await measure(session, url, pid, 100)
             names = list(servers)
             for i in range(rounds):
                 for name in names[i % len(names):] + names[: i % len(names)]:  # rotate who goes first
                     url, pid = servers[name]
-                    runs[name].append(await measure(session, url, pid, count, samples))
+                    runs[name].append(await measure(session, url, pid, count))
+            urls = {name: url for name, (url, _) in servers.items()}
+            latency = {"stream_c1_p50_ms": await interleaved_latency(session, urls, STREAM, samples),
+                       "json_c1_p50_ms": await interleaved_latency(session, urls, PLAIN, samples)}
     finally:
         for proc in procs:
             proc.terminate()
@@ -173,6 +186,10 @@ async def run(count: int, rounds: int, samples: int, baseline: Path | None) -> d
         results[metric]["usage_true_vs_" + ("no_records" if "no_records" in runs else "usage_false")] = round(
             results[metric]["usage_true"] / reference, 3)
         results[metric]["rounds"] = spread
+    for metric, p50 in latency.items():
+        reference = p50.get("no_records", p50["usage_false"])
+        results[metric] = {**p50, "usage_true_minus_" + ("no_records" if "no_records" in p50 else "usage_false"):
+                           round(p50["usage_true"] - reference, 3)}
     results["record_path_cpu_us"] = {"per_request": round(record_cpu_us(), 1),
                                      "log_line": round(log_line_cpu_us(home), 1)}
     results["usage_file_rows"] = {"usage_true": count_rows(home / "usage_true" / "usage.db")}
@@ -193,7 +210,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=1500, help="streamed requests per c=16 round")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per server")
-    parser.add_argument("--samples", type=int, default=40, help="latency samples per case and round")
+    parser.add_argument("--samples", type=int, default=400, help="c=1 latency samples per case and variant")
     parser.add_argument("--baseline", type=Path, help="a ccr-aio checkout without request records")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()

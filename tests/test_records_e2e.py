@@ -23,6 +23,7 @@ from tests.fakes.openai_upstream import (
 )
 from tests.test_cli import wait_for
 from tests.server_process import endless_config, open_stream
+from tests.stream_grammar import check_stream, parse_sse_bytes
 
 USER = [{"role": "user", "content": "hi"}]
 PRICE = {"input": 0.5, "output": 2.0, "cache_read": 0.1}  # USD per million tokens
@@ -49,11 +50,13 @@ def answered(prompt: int, completion_tokens: int) -> Any:
     return json_reply(body)
 
 
-async def post(client: Any, **body: Any) -> Any:
+async def post(client: Any, complete: bool = True, **body: Any) -> Any:
     payload = {"model": "claude-sonnet-4", "max_tokens": 10, "messages": USER,
                "metadata": {"user_id": f"user_x_account__session_{SESSION}"}, **body}
     response = await client.post("/v1/messages", json=payload)
-    await response.read()
+    data = await response.read()
+    if response.status == 200 and body.get("stream"):
+        check_stream(parse_sse_bytes(data), complete=complete)
     return response
 
 
@@ -185,7 +188,7 @@ async def test_a_stream_cut_by_the_provider_records_the_error_events_status(make
     client = await make_client(priced_config(fake))
     fake.queue(stream_reply([chunk({"role": "assistant", "content": ""}), chunk({"content": "partial"})],
                             drop_after=2))
-    response = await post(client, stream=True)
+    response = await post(client, complete=False, stream=True)
     assert response.status == 200  # the stream had started: the error came as an event
     (record,) = (await (await client.get("/api/requests")).json())["requests"]
     assert record["status"] == 502 and record["error"].startswith("api_error: Provider fake,fake-model dropped")
