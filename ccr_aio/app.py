@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -13,15 +14,18 @@ from . import browser_guard, drain
 from .agents.image_cache import IMAGES, ImageCache
 from .middlewares import add_route_headers, auth_middleware, error_middleware, request_id_middleware
 from .pipeline.fallback import RESILIENCE, Resilience
-from .routes import admin, info, messages, models, presets, ui
-from .routes.body_budget import BODY_BUDGET, MAX_BODY_BYTES, BodyBudget, body_budget_middleware
+from .pipeline.record_hooks import RECORDER
 from .pipeline.upstream import HTTP
+from .routes import admin, info, messages, models, presets, ui, usage
+from .routes.body_budget import BODY_BUDGET, MAX_BODY_BYTES, BodyBudget, body_budget_middleware
+from .records import Recorder, SchemaTooNew
 from .routing.sessions import SESSIONS, Sessions
 from .routing.tokens import TOKENS, TokenCounter, load_encoding
 from .settings import Settings
 from .shared import Backend, SharedHealthStore, open_backend
 from .state import STATE, StateRef, build_snapshot
 
+USAGE_FILE = "usage.db"  # request records, next to the config
 log = structlog.get_logger("ccr_aio.app")
 
 
@@ -31,6 +35,24 @@ async def _http_session(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False) as session:
         app[HTTP] = session
         yield
+
+
+async def _records(app: web.Application) -> AsyncIterator[None]:
+    # Read once at start (a reload cannot move the file); the server's shutdown runs this
+    # cleanup after the drain, so the records of requests it cut are written too.
+    settings = app[STATE].current.settings
+    config = settings.config
+    recorder = Recorder()  # metrics and log lines only: USAGE false, or no usable file
+    if config.usage:
+        path = settings.home / USAGE_FILE
+        try:
+            recorder = await Recorder.open(path=path, retention_days=config.usage_retention_days or None)
+        except (OSError, sqlite3.Error, SchemaTooNew) as exc:
+            log.error("usage_records_unavailable", path=str(path), error=str(exc),
+                      note="requests are served; /api/usage and /api/requests have no data")
+    app[RECORDER] = recorder
+    yield
+    await recorder.aclose()
 
 
 async def _warm_tokenizer(app: web.Application) -> None:
@@ -70,9 +92,11 @@ def create_app(settings: Settings) -> web.Application:
     app[BODY_BUDGET] = BodyBudget()  # memory for request bodies in flight, one for the process
     drain.setup(app)  # requests in flight, for a shutdown that keeps its deadline
     app.cleanup_ctx.append(_http_session)
+    app.cleanup_ctx.append(_records)
     app.add_routes(info.routes)
     app.add_routes(messages.routes)
     app.add_routes(models.routes)
+    app.add_routes(usage.routes)  # /api/requests, /api/usage, /api/sessions/{id}, /metrics
     admin.setup(app, settings)  # /api/* routes and the per-app management state
     app.add_routes(presets.routes)  # /api/presets
     ui.setup(app)  # /ui (Jinja2 templates/) and /static/ assets

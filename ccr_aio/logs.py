@@ -15,6 +15,7 @@ Log files are 0600 and the logs dir 0700, like the config.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -44,6 +45,7 @@ _SECRET_TEXT = re.compile(
     r"(?P<p>\bBearer\s+)[^\s\"',;]+|(?P<s>\bsk-)[A-Za-z0-9_\-]{16,}"
     r"|(?P<q>[?&](?:key|api_?key|token|access_token)=)[^&\s\"']+", re.IGNORECASE)
 _MASK = "***"
+_PLAIN = (bool, int, float)
 
 _installed: list[tuple[logging.Logger, logging.Handler]] = []
 _server_handler: RotatingServerLog | None = None
@@ -128,6 +130,8 @@ def _redact(value: Any) -> Any:
             if secret in value:
                 value = value.replace(secret, _MASK)
         return _SECRET_TEXT.sub(lambda m: (m["p"] or m["s"] or m["q"]) + _MASK, value)
+    if value is None or isinstance(value, _PLAIN):  # most values; skips the slow ABC check below
+        return value
     if isinstance(value, Mapping):
         return {k: _MASK if _is_secret_key(k) else _redact(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -136,8 +140,12 @@ def _redact(value: Any) -> Any:
 
 
 def _is_secret_key(key: Any) -> bool:
-    return isinstance(key, str) and key.lower().replace("-", "").replace("_", "").endswith(
-        _SECRET_KEYS)
+    return isinstance(key, str) and _is_secret_name(key)
+
+
+@functools.lru_cache(maxsize=4096)  # the same few key names on every line
+def _is_secret_name(key: str) -> bool:
+    return key.lower().replace("-", "").replace("_", "").endswith(_SECRET_KEYS)
 
 
 def redact(_: Any, __: str, event_dict: EventDict) -> EventDict:
@@ -188,7 +196,8 @@ def setup_logging(settings: Settings, *, console: bool = True, max_bytes: int = 
     close_logging()
     name = settings.log_level.lower()
     level = _LEVELS.get(name) or logging.getLevelNamesMapping().get(name.upper(), logging.INFO)
-    secrets = [settings.apikey] + [key for p in settings.config.providers for key in p.api_keys]
+    secrets = [settings.apikey, *(k.key for k in settings.client_keys)] + [
+        key for p in settings.config.providers for key in p.api_keys]
     # Exact configured keys are masked too, whatever they look like; short values would
     # mask ordinary words.
     _known_secrets = tuple(s for s in secrets if isinstance(s, str) and len(s) >= 8)

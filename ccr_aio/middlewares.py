@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
 
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from .client_keys import CLIENT_KEY, matching_key
 from .errors import ApiError, error_body
 from .pipeline.fallback import route_headers
 from .state import STATE
@@ -42,8 +42,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as exc:
-        if exc.status >= 500:
-            log.warning("request_failed", status=exc.status, message=exc.message[:500])
+        _log_failure(request, exc.status, exc.message)
         response = _json_error(exc.status, exc.message, exc.error_type)
         response.headers.update(exc.headers)  # a provider's retry-after, for the client to honour
         return response
@@ -57,6 +56,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             message = f"Method {request.method} not allowed on {request.path}"
         elif exc.status == 413:
             message = f"Request body too large (limit {request.app._client_max_size} bytes)"
+        _log_failure(request, exc.status, message)
         response = _json_error(exc.status, message)
         if exc.status == 405 and "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
@@ -75,6 +75,13 @@ async def add_route_headers(request: web.Request, response: web.StreamResponse) 
         response.headers.update(route_headers(request))
 
 
+def _log_failure(request: web.Request, status: int, message: str) -> None:
+    """Every 4xx and 5xx answer, with the reason the client is given (5xx as warnings)."""
+    emit = log.warning if status >= 500 else log.info
+    emit("request_failed", status=status, method=request.method, path=request.path,
+         message=message[:500])
+
+
 def _is_public(path: str) -> bool:
     return path in _PUBLIC or path == "/ui" or path.startswith("/ui/") or path.startswith("/static/")
 
@@ -91,7 +98,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             supplied = bearer[7:].strip()
     if not supplied:
         raise ApiError(401, "APIKEY is missing")
-    # Header bytes that are not UTF-8 arrive as surrogate escapes: compare the bytes as sent.
-    if not hmac.compare_digest(supplied.encode("utf-8", "surrogateescape"), settings.apikey.encode()):
+    key = matching_key(supplied, settings.client_keys)
+    if key is None:
         raise ApiError(401, "Invalid API key")
+    if key.name:
+        request[CLIENT_KEY] = key.name
     return await handler(request)

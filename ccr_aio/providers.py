@@ -30,6 +30,11 @@ class Provider:
     config: ProviderConfig | None = None  # what it was built from (None when made by hand)
     api_keys: tuple[str, ...] = ()  # the configured key pool (one key, or several)
 
+    @property
+    def pricing(self) -> Mapping[str, Any] | None:
+        """model -> price (USD per million tokens), for the request records' cost."""
+        return self.config.pricing if self.config is not None else None
+
     def find_model(self, model: str) -> str | None:
         """The configured spelling of `model` (case-insensitive), or None."""
         lowered = model.lower()

@@ -19,7 +19,7 @@ from typing import Any
 
 import pyjson5
 
-from .config import Config, ConfigError, ConfigInvalid, Problem, parse_config
+from .config import ClientKey, Config, ConfigError, ConfigInvalid, Problem, parse_config
 
 __all__ = [
     "DEFAULT_CONFIG", "ConfigError", "ConfigInvalid", "FromEnv", "Settings", "as_written", "build_settings",
@@ -121,7 +121,8 @@ class Settings:
     interpolated: dict[str, Any] = field(default_factory=dict)
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
-    apikey: str | None = None
+    apikey: str | None = None  # the first client key: what the CLI sends to its own server
+    client_keys: tuple[ClientKey, ...] = ()  # every key a client may send (named or not)
     log_enabled: bool = True
     log_level: str = "info"
     api_timeout_ms: int = DEFAULT_TIMEOUT_MS
@@ -182,7 +183,9 @@ def bind(
         port = int(port)
     except (TypeError, ValueError):
         raise ConfigError(f"{config_path}: PORT must be a number, got {port!r}") from None
-    apikey = pick("APIKEY", "APIKEY") or config.apikey
+    apikey = pick("APIKEY", "APIKEY")  # from the environment or a flag: the one key
+    client_keys = (ClientKey(str(apikey)),) if apikey else config.client_keys
+    apikey = apikey or config.apikey
     host = pick("HOST", "HOST") or config.host or "127.0.0.1"
     warnings: list[str] = []
     if not config.providers:
@@ -203,6 +206,7 @@ def bind(
         host=str(host),
         port=port,
         apikey=str(apikey) if apikey else None,
+        client_keys=client_keys,
         log_enabled=config.log,
         log_level=log_level,
         api_timeout_ms=config.api_timeout_ms or DEFAULT_TIMEOUT_MS,

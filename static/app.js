@@ -1,5 +1,6 @@
 // The page: tabs, loading the config, Save / Save & restart, and the API key prompt.
 
+import { hideActivity, initActivity, showActivity } from "./activity.js";
 import { api, forgetKey, healthy, onKeyNeeded, storedKey } from "./api.js";
 import { byId, notify, notifySaved } from "./dom.js";
 import { initLogs, showLogs } from "./logs.js";
@@ -43,7 +44,7 @@ function submitKey(event) {
 
 // ---------------------------------------------------------------- tabs
 
-const TABS = ["providers", "router", "transformers", "logs", "raw"];
+const TABS = ["providers", "router", "transformers", "activity", "logs", "raw"];
 
 function showTab(name, focus = false) {
   if (!TABS.includes(name)) name = TABS[0];
@@ -58,6 +59,8 @@ function showTab(name, focus = false) {
   if (location.hash !== `#${name}`) history.replaceState(null, "", `#${name}`);
   if (name === "logs") showLogs();
   if (name === "raw") showRaw();
+  if (name === "activity") showActivity();
+  else hideActivity();
 }
 
 function tabKeys(event) {
@@ -184,6 +187,7 @@ function start() {
   onChange(renderTransformers);
   onChange(updateSaveBar);
   initLogs();
+  initActivity();
   updateSaveBar();
   loadOrReport().then((loaded) => {
     document.body.dataset.ready = loaded ? "true" : "error";

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from multidict import CIMultiDict
 
-from ccr_aio import browser_guard, middlewares
+from ccr_aio import browser_guard, client_keys
 from ccr_aio.config.hosts import host_name, is_loopback_address, is_loopback_name
 from ccr_aio.state import STATE
 from tests.conftest import base_config, provider_config
@@ -245,7 +245,7 @@ async def test_the_key_is_compared_in_constant_time(make_client, fake, monkeypat
         compared.append((a, b))
         return original(a, b)
 
-    monkeypatch.setattr(middlewares.hmac, "compare_digest", recording)
+    monkeypatch.setattr(client_keys.hmac, "compare_digest", recording)
     assert (await client.get("/api/config", headers={"x-api-key": "wrong"})).status == 401
     assert (await client.get("/api/config", headers={"Authorization": f"Bearer {KEY}"})).status == 200
     assert compared == [(b"wrong", KEY.encode()), (KEY.encode(), KEY.encode())]

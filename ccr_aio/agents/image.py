@@ -31,7 +31,7 @@ from aiohttp import web
 
 from ..errors import ApiError
 from ..logs import get_app_logger
-from ..jsonutil import dumps
+from ..pipeline.record_hooks import json_answer
 from ..pipeline.sse_writer import SseWriter
 from ..routing.router import Route, resolve
 from ..routing.sessions import SESSIONS
@@ -145,7 +145,7 @@ async def handle(
         return await writer.send(_stream(analyst, route, body, writer))
     message = await _answer(analyst, route, body)
     record_usage(message.get("usage"))
-    return web.json_response(message, dumps=dumps)
+    return json_answer(request, message)
 
 
 def _intercept(turn_calls: Sequence[Mapping[str, Any]], stop_reason: Any, round_no: int) -> bool:

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "model": "list or set the Router entries",
     "ui": "print (and open) the management UI address",
     "preset": "export, install, list, info or delete presets (`ccr-aio preset --help`)",
+    "statusline": "Claude Code's status line: the routed model, tokens, cost (--install sets it up)",
 }
 PRESET_RUN = "  <preset>  run claude with an installed preset: ccr-aio <preset> [claude args]"
 _VALUE_OPTIONS = {"--config", "--host", "--port", "--log-level", "--workers"}
@@ -43,7 +44,7 @@ def _common(nested: bool = False) -> argparse.ArgumentParser:
 
 
 def build_parser(command: str) -> argparse.ArgumentParser:
-    epilog = "commands:\n" + "\n".join(f"  {name:<9} {text}" for name, text in COMMANDS.items()) + "\n" + PRESET_RUN
+    epilog = "commands:\n" + "\n".join(f"  {name:<10} {text}" for name, text in COMMANDS.items()) + "\n" + PRESET_RUN
     parser = argparse.ArgumentParser(
         prog="ccr-aio" if command == "start" else f"ccr-aio {command}", parents=[_common()],
         description="Claude Code Router on aiohttp" if command == "start" else COMMANDS[command],
@@ -63,6 +64,9 @@ def build_parser(command: str) -> argparse.ArgumentParser:
                             'thinkWhen; "none" clears)')
     elif command == "ui":
         parser.add_argument("--no-browser", action="store_true", help="only print the address")
+    elif command == "statusline":
+        parser.add_argument("--install", action="store_true",
+                            help="write the statusLine entry into ~/.claude/settings.json")
     return parser
 
 
@@ -81,10 +85,12 @@ def split_command(argv: Sequence[str]) -> tuple[str, list[str], list[str]]:
 
 
 def _handler(command: str, args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
-    from . import commands, model
+    from . import commands, model, statusline
 
     if command == "model":
         return model.model_list if args.action == "list" else model.model_set
+    if command == "statusline":
+        return statusline.statusline
     return cast(Callable[[argparse.Namespace], int], getattr(commands, command))
 
 

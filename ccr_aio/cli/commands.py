@@ -8,7 +8,6 @@ import shlex
 import shutil
 import sys
 import time
-import webbrowser
 from pathlib import Path
 from typing import IO, Any
 
@@ -230,5 +229,7 @@ def ui(args: argparse.Namespace) -> int:
     has_display = sys.platform in ("darwin", "win32") or bool(
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     if has_display and not args.no_browser:
+        import webbrowser  # here: the other commands (the status line) start faster without it
+
         webbrowser.open(f"{url}/ui/")
     return 0

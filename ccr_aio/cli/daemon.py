@@ -11,15 +11,13 @@ a stale file after a crash or reboot is harmless.
 from __future__ import annotations
 
 import contextlib
-import http.client
+import functools
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +30,6 @@ DEFAULT_GRACE_S = 30.0  # a PID file without `grace` comes from a server with th
 STOP_MARGIN_S = 5.0  # past its grace, a server that has not exited is stuck: SIGKILL
 KILL_WAIT_S = 5.0
 _POLL_S = 0.05
-# Local calls must never go through the user's http_proxy.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass(frozen=True)
@@ -128,16 +124,29 @@ def base_url(host: str | None, port: int) -> str:
     return f"http://{connect_host(host)}:{port}"
 
 
+@functools.cache
+def _opener() -> Any:
+    # Imported on first use: the status line reads the PID file on every turn and must not
+    # pay for urllib. Local calls must never go through the user's http_proxy.
+    import urllib.request
+
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def call(url: str, method: str = "GET", body: Any = None, apikey: str | None = None,
          timeout: float = 2.0) -> tuple[int, Any]:
     """(status, parsed JSON or None); raises OSError when nothing answers."""
+    import http.client
+    import urllib.error
+    import urllib.request
+
     data = None if body is None else json.dumps(body).encode()
     headers = {"Content-Type": "application/json"} if data is not None else {}
     if apikey:
         headers["x-api-key"] = apikey
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
+        with _opener().open(request, timeout=timeout) as response:
             status, raw = response.status, response.read()
     except urllib.error.HTTPError as exc:
         status, raw = exc.code, exc.read()

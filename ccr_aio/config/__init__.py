@@ -8,6 +8,7 @@ from .model import (
     ROUTER_KEYS,
     ROUTER_SCENARIOS,
     THINK_WHEN,
+    ClientKey,
     Config,
     FallbackScenario,
     ModelCapabilities,
@@ -26,9 +27,9 @@ from .problems import ConfigError, ConfigInvalid, Problem, describe
 
 __all__ = [
     "DEFAULT_LONG_CONTEXT_THRESHOLD", "FALLBACK_SCENARIOS", "ROUTER_KEYS", "ROUTER_SCENARIOS",
-    "THINK_WHEN", "Config", "ConfigError", "ConfigInvalid", "FallbackScenario", "ModelCapabilities",
-    "Parsed", "PluginSpec", "Problem", "ProviderConfig", "RouterConfig", "RouterKey",
-    "RouterScenario", "ServerLimits", "ThinkWhen", "TransformerSpec", "TransformerUse", "describe",
-    "model_capabilities", "parse_config",
+    "THINK_WHEN", "ClientKey", "Config", "ConfigError", "ConfigInvalid", "FallbackScenario",
+    "ModelCapabilities", "Parsed", "PluginSpec", "Problem", "ProviderConfig", "RouterConfig",
+    "RouterKey", "RouterScenario", "ServerLimits", "ThinkWhen", "TransformerSpec", "TransformerUse",
+    "describe", "model_capabilities", "parse_config",
     "parse_provider_config", "parse_router_config",
 ]

@@ -92,6 +92,8 @@ class ProviderConfig:
     transformer: TransformerSpec = TransformerSpec()
     # per model, keyed by the model's lower-cased name
     capabilities: Mapping[str, ModelCapabilities] = field(default_factory=lambda: EMPTY)
+    # model -> its price (records.pricing.Price), USD per million tokens; checked at load
+    pricing: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
 
     @property
     def api_key(self) -> str:
@@ -180,13 +182,23 @@ class ServerLimits:
 
 
 @dataclass(frozen=True)
+class ClientKey:
+    """A key clients may send (`APIKEY`). `name` is None for the plain-string form; a named
+    key's name goes into the request records, so one server shows usage per person."""
+
+    key: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole config file, typed. Values are as written (after `$VAR` interpolation);
     environment and command-line overrides are applied later (`settings.py`)."""
 
     port: int | None = None
     host: str | None = None
-    apikey: str | None = None
+    apikey: str | None = None  # the first of `client_keys`: what the CLI sends to its own server
+    client_keys: tuple[ClientKey, ...] = ()
     # Host names (lower case) that also name this server, e.g. behind a reverse proxy; loopback
     # names, IP addresses and HOST are always accepted (see browser_guard.py).
     allowed_hosts: tuple[str, ...] = ()
@@ -206,6 +218,9 @@ class Config:
     # `fallback`: what to try next, by scenario or by "provider,model" (keys as written), each
     # a list of "provider,model" in the configured spelling.
     fallback: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: EMPTY)
+    usage: bool = True  # USAGE: false keeps no request records on disk (metrics still count)
+    usage_retention_days: float = 90.0  # USAGE_RETENTION_DAYS; 0 keeps every record
+    log_bodies: bool = False  # LOG_BODIES: log request and answer bodies (debugging only)
 
     def provider(self, name: str) -> ProviderConfig | None:
         """The provider called `name` (case-insensitive)."""

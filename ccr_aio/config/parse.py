@@ -17,11 +17,13 @@ from typing import Any, Generic, TypeVar
 from .hosts import is_ip, split_authority
 from .model import Config, ProviderConfig, RouterConfig
 from .parse_fallback import parse_fallback
+from .parse_keys import parse_apikey
 from .parse_limits import parse_limits
 from .parse_plugins import parse_plugins
 from .parse_providers import parse_provider, parse_providers
 from .parse_router import parse_router
 from .parse_scale import parse_redis_url, parse_workers
+from .parse_usage import parse_retention, parse_switch
 from .problems import At, Findings, Problem, kind
 
 T = TypeVar("T")
@@ -53,10 +55,12 @@ def parse_config(data: Any) -> Parsed[Config]:
     router = parse_router(data.get("Router"), At.key("Router"), found)
     plugins_key = "Transformers" if "Transformers" in data and "transformers" not in data else "transformers"
     plugins = parse_plugins(data.get(plugins_key), plugins_key, found)
+    client_keys = parse_apikey(data.get("APIKEY"), found)
     config = Config(
         port=_port(data.get("PORT"), found),
         host=_text(data, "HOST", found),
-        apikey=_text(data, "APIKEY", found),
+        apikey=client_keys[0].key if client_keys else None,
+        client_keys=client_keys,
         allowed_hosts=_allowed_hosts(data.get("ALLOWED_HOSTS"), found),
         log=data.get("LOG", True) is not False,
         log_level=_text(data, "LOG_LEVEL", found),
@@ -72,6 +76,9 @@ def parse_config(data: Any) -> Parsed[Config]:
         workers=parse_workers(data, found),
         redis_url=parse_redis_url(data, found),
         fallback=parse_fallback(data.get("fallback"), known, found),
+        usage=parse_switch(data, "USAGE", True, found),
+        usage_retention_days=parse_retention(data, found),
+        log_bodies=parse_switch(data, "LOG_BODIES", False, found),
     )
     return Parsed(None if found.blocking else config, tuple(found.problems))
 

@@ -10,10 +10,13 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from ..records.pricing import parse_pricing
 from .model import ModelCapabilities, ProviderConfig, TransformerSpec, TransformerUse
 from .problems import At, Findings, kind
 
 PROVIDERS_HINT = 'Providers must be a list of provider objects like {"name": ..., "api_base_url": ..., "models": [...]}'
+PRICING_HINT = ('pricing is {"<model>": {"input": 0.27, "output": 1.10, "cache_read": 0.07, '
+                '"cache_write": 0.27}} in USD per million tokens')
 _URL_KEYS = ("api_base_url", "baseUrl", "baseurl")  # CCR accepts all three spellings
 _KEY_KEYS = ("api_key", "apiKey")
 KEY_POOL_HINT = "or an array of strings: a key pool"
@@ -65,6 +68,11 @@ def parse_provider(entry: Any, at: At, found: Findings, seen: dict[str, str] | N
         found.add(at.field("models"), "must be an array of strings")
     transformer = parse_transformer(entry.get("transformer"), at.field("transformer"), found)
     capabilities = parse_capabilities(entry.get("capabilities"), at.field("capabilities"), found)
+    try:
+        pricing = parse_pricing(entry.get("pricing"))
+    except ValueError as exc:
+        found.add(at.field("pricing"), str(exc), sep=": ", hint=PRICING_HINT)
+        pricing = {}
     if len(found.problems) > before:
         return None
     return ProviderConfig(
@@ -74,6 +82,7 @@ def parse_provider(entry: Any, at: At, found: Findings, seen: dict[str, str] | N
         models=tuple(models),
         transformer=transformer,
         capabilities=capabilities,
+        pricing=MappingProxyType(pricing),
     )
 
 

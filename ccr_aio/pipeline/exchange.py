@@ -32,6 +32,7 @@ from ..transformers.endpoint.mappings import ended_early
 from ..transformers.endpoint.response import aggregate_chunks, message_to_events
 from .chain import Prepared, prepare_request, unified_json, unified_stream
 from .fallback import RESILIENCE, Upstreams, attempt_route, log_attempt, note_route, plan_attempts
+from .record_hooks import provider_call
 from .sse import MAX_LINE_BYTES, iter_json_chunks
 from .upstream import (
     HTTP, UpstreamFailed, client_error_words, close_upstream, passthrough_headers, post_upstream,
@@ -139,9 +140,12 @@ async def exchange(
             prepared = await prepare_request(upstreams.endpoint, call.provider, call.model, fitted, call_ctx)
             await asyncio.sleep(0)  # other requests get a turn between converting and serializing
             silence = None if prepared.bypass else on_silence
+            record = provider_call(request, call)  # the request's record notes every try
             try:
                 opened = await _open(request, upstreams, call, prepared, call_ctx, attempts, before_read, silence)
             except UpstreamFailed as exc:
+                if record is not None:
+                    record.attempt_failed(exc.status)
                 await attempts.failed(attempt, exc.outcome, exc, exc.response_headers)
                 log_attempt(attempts.history[-1], len(attempts.history), None)
                 continue

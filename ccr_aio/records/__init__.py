@@ -47,21 +47,60 @@ Layers: this package imports the standard library, `prometheus_client` and itsel
 what it needs from the config (pricing tables, paths, switches) comes in as plain values.
 """
 
-from .builder import RecordBuilder
-from .database import DEFAULT_RETENTION_DAYS, UsageDatabase
-from .metrics import Metrics
-from .pricing import Price, cost_usd, parse_price, parse_pricing, price_for
-from .queries import GROUP_KEYS
-from .record import CLIENT_CLOSED, Attempted, RequestRecord, error_text, is_error
-from .recorder import Recorder
-from .schema import SCHEMA_VERSION, SchemaTooNew
-from .store import DEFAULT_PATH, UsageStore
-from .timeparse import parse_time
-from .usage import SseUsageScanner, Usage
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Name -> the module that defines it. The package loads a module on first use of one of its
+# names, so `config` can validate `pricing` (pricing.py, stdlib only) without the CLI paying
+# for prometheus_client, sqlite3 and asyncio on every start (the status line must be fast).
+_EXPORTS = {
+    "RecordBuilder": "builder",
+    "DEFAULT_RETENTION_DAYS": "database", "UsageDatabase": "database",
+    "Metrics": "metrics",
+    "Price": "pricing", "cost_usd": "pricing", "parse_price": "pricing",
+    "parse_pricing": "pricing", "price_for": "pricing",
+    "GROUP_KEYS": "queries",
+    "CLIENT_CLOSED": "record", "Attempted": "record", "RequestRecord": "record",
+    "error_text": "record", "is_error": "record",
+    "Recorder": "recorder",
+    "SCHEMA_VERSION": "schema", "SchemaTooNew": "schema",
+    "DEFAULT_PATH": "store", "UsageStore": "store",
+    "parse_time": "timeparse",
+    "SseUsageScanner": "usage", "Usage": "usage",
+}
+# Spelled out (not computed from _EXPORTS) so a type checker sees what the package exports.
 __all__ = [
-    "CLIENT_CLOSED", "DEFAULT_PATH", "DEFAULT_RETENTION_DAYS", "GROUP_KEYS", "SCHEMA_VERSION",
-    "Attempted", "Metrics", "Price", "RecordBuilder", "Recorder", "RequestRecord",
+    "Attempted", "CLIENT_CLOSED", "DEFAULT_PATH", "DEFAULT_RETENTION_DAYS", "GROUP_KEYS",
+    "Metrics", "Price", "RecordBuilder", "Recorder", "RequestRecord", "SCHEMA_VERSION",
     "SchemaTooNew", "SseUsageScanner", "Usage", "UsageDatabase", "UsageStore", "cost_usd",
     "error_text", "is_error", "parse_price", "parse_pricing", "parse_time", "price_for",
 ]
+assert sorted(__all__) == sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from .builder import RecordBuilder
+    from .database import DEFAULT_RETENTION_DAYS, UsageDatabase
+    from .metrics import Metrics
+    from .pricing import Price, cost_usd, parse_price, parse_pricing, price_for
+    from .queries import GROUP_KEYS
+    from .record import CLIENT_CLOSED, Attempted, RequestRecord, error_text, is_error
+    from .recorder import Recorder
+    from .schema import SCHEMA_VERSION, SchemaTooNew
+    from .store import DEFAULT_PATH, UsageStore
+    from .timeparse import parse_time
+    from .usage import SseUsageScanner, Usage
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -35,6 +35,8 @@ class RecordBuilder:
     tried: list[Attempted] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     first_byte_at: float | None = None
+    # How an answer already under way ended, when not as it began: (status, error).
+    outcome: tuple[int, BaseException | str | None] | None = None
     monotonic: Callable[[], float] = perf_counter
     record: RequestRecord | None = None
 
@@ -57,6 +59,13 @@ class RecordBuilder:
         """The first byte of the answer went to the client; later calls change nothing."""
         if self.first_byte_at is None:
             self.first_byte_at = self.monotonic()
+
+    def answer_ended(self, status: int, error: BaseException | str | None = None) -> None:
+        """The answer, already under way with a 200, ended otherwise: a stream cut by an error
+        event (that error's status) or a client that left (CLIENT_CLOSED). The first counts:
+        what follows a cut is its consequence."""
+        if self.outcome is None:
+            self.outcome = (status, error)
 
     def observe_event(self, event: Any) -> None:
         self.usage.observe_event(event)

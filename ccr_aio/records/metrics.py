@@ -11,6 +11,7 @@ counters are the same sums as `/api/usage`, so the two agree.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -50,28 +51,43 @@ class Metrics:
         self.in_flight = Gauge("ccr_requests_in_flight", "Requests being answered now",
                                ["stream"], registry=registry, multiprocess_mode="livesum")
 
+        # A metric's `labels()` validates and locks on every call: most of the cost of a
+        # record. The children are kept here once made (they never go away).
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def _child(self, metric: Any, *values: str) -> Any:
+        key = (id(metric), values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
     def started(self, stream: bool) -> None:
-        self.in_flight.labels(stream=_flag(stream)).inc()
+        self._child(self.in_flight, _flag(stream)).inc()
+
+    def moved(self, was_stream: bool, stream: bool) -> None:
+        """A request in flight turned out to stream (or not): move it to its gauge."""
+        self._child(self.in_flight, _flag(was_stream)).dec()
+        self._child(self.in_flight, _flag(stream)).inc()
 
     def observe(self, record: RequestRecord) -> None:
         """One finished request (call once per record; `started` once before it)."""
-        provider, model = record.provider or "", record.model or ""
-        self.in_flight.labels(stream=_flag(record.stream)).dec()
-        self.requests.labels(provider=provider, model=model, scenario=record.scenario or "",
-                             status=str(record.status)).inc()
+        provider, model, child = record.provider or "", record.model or "", self._child
+        child(self.in_flight, _flag(record.stream)).dec()
+        child(self.requests, provider, model, record.scenario or "", str(record.status)).inc()
         for kind, name in TOKEN_KINDS:
             count = getattr(record, name)
             if count:
-                self.tokens.labels(provider=provider, model=model, kind=kind).inc(count)
+                child(self.tokens, provider, model, kind).inc(count)
         if record.cost_usd is not None:
-            self.cost.labels(provider=provider, model=model).inc(record.cost_usd)
-        self.duration.labels(provider=provider, model=model).observe(record.duration_ms / 1000)
+            child(self.cost, provider, model).inc(record.cost_usd)
+        child(self.duration, provider, model).observe(record.duration_ms / 1000)
         if record.ttfb_ms is not None:
-            self.ttfb.labels(provider=provider, model=model).observe(record.ttfb_ms / 1000)
+            child(self.ttfb, provider, model).observe(record.ttfb_ms / 1000)
         for attempt in record.providers_tried:
             if attempt["status"] is not None:
-                self.upstream_errors.labels(provider=attempt["provider"], model=attempt["model"],
-                                            status=str(attempt["status"])).inc()
+                child(self.upstream_errors, attempt["provider"], attempt["model"],
+                      str(attempt["status"])).inc()
 
     def watch_store(self, queued: Callable[[], int], lost: Callable[[], int]) -> None:
         """Report the store's queue depth and lost records, read at scrape time."""

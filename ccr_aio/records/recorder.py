@@ -47,6 +47,12 @@ class Recorder:
         self.metrics.started(stream)
         return builder
 
+    def set_stream(self, builder: RecordBuilder, stream: bool) -> None:
+        """Whether the request streams, once its body says so (it may be read after `start`)."""
+        if builder.stream != stream and not builder.finished:
+            self.metrics.moved(builder.stream, stream)
+            builder.stream = stream
+
     def finish(self, builder: RecordBuilder, status: int,
                error: BaseException | str | None = None) -> RequestRecord | None:
         """The request ended (call from a `finally`). Returns the record the first time, for

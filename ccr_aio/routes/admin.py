@@ -85,7 +85,10 @@ def restart_notes(admin: Admin, settings: Settings) -> list[str]:
     changed = [name for name, old, new in (
         ("HOST", before.host, settings.host), ("PORT", before.port, settings.port),
         ("LOG", before.log_enabled, settings.log_enabled),
-        ("LOG_LEVEL", before.log_level, settings.log_level)) if old != new]
+        ("LOG_LEVEL", before.log_level, settings.log_level),
+        ("USAGE", before.config.usage, settings.config.usage),
+        ("USAGE_RETENTION_DAYS", before.config.usage_retention_days,
+         settings.config.usage_retention_days)) if old != new]
     if not changed:
         return []
     return [f"{', '.join(changed)} changed: takes effect after a restart (POST /api/restart)"]

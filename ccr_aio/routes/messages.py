@@ -10,10 +10,10 @@ from aiohttp import web
 from ..agents import image as image_agent
 from ..agents.image_cache import IMAGES
 from ..inputs.messages_request import validate_messages_request
-from ..jsonutil import dumps
 from ..logs import get_app_logger
 from ..middlewares import REQUEST_ID
 from ..pipeline.exchange import exchange, passthrough_usage
+from ..pipeline.record_hooks import RECORD, bytes_answer, json_answer, routed
 from ..pipeline.sse import whole_anthropic_events
 from ..pipeline.sse_writer import SseWriter
 from ..routing.prompt import rewrite_system_prompt
@@ -24,16 +24,20 @@ from ..shapes.anthropic import AnthropicRequest
 from ..state import STATE, Snapshot
 from ..transformers.base import Context
 from .json_body import read_json_body, read_json_object
+from .request_record import described, recorded
 
 routes = web.RouteTableDef()
 
 
 @routes.post("/v1/messages")
+@recorded
 async def create_message(request: web.Request) -> web.StreamResponse:
     snapshot = request.app[STATE].current
     body, size = await read_json_body(request)
+    described(request, body)
     validate_messages_request(body)
     route = await decide(body, request.headers, snapshot.routing, request.app[SESSIONS], request.app[TOKENS], size)
+    routed(request[RECORD], route)
     rewrite_system_prompt(body, snapshot.system_prompt)
     ctx = Context(
         request_id=request[REQUEST_ID],
@@ -71,13 +75,15 @@ async def forward(
             if answer.is_sse and writer:
                 return await writer.send(whole_anthropic_events(answer.raw, answer.route.label, answer.max_line), raw=True)
             data = await answer.body()
-            sessions.record_usage(ctx.session, passthrough_usage(data))
-            return web.Response(body=data, status=answer.upstream.status, content_type=answer.upstream.content_type)
+            usage = passthrough_usage(data)
+            sessions.record_usage(ctx.session, usage)
+            return bytes_answer(request, data, usage, status=answer.upstream.status,
+                                content_type=answer.upstream.content_type)
         if writer:
             return await writer.send(await answer.events())
         message = await answer.message()
         sessions.record_usage(ctx.session, message.get("usage"))
-        return web.json_response(message, dumps=dumps)
+        return json_answer(request, message)
 
 
 @routes.post("/v1/messages/count_tokens")
