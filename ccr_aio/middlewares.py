@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 import secrets
 
 import structlog
@@ -44,7 +45,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except ApiError as exc:
         if exc.status >= 500:
             log.warning("request_failed", status=exc.status, message=exc.message[:500])
-        response = _json_error(exc.status, exc.message, exc.error_type)
+        body: dict[str, Any] = dict(exc.body())
+        body["error"] = {**exc.body()["error"], **exc.details}
+        response = web.json_response(body, status=exc.status)
         response.headers.update(exc.headers)  # a provider's retry-after, for the client to honour
         return response
     except web.HTTPException as exc:

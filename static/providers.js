@@ -16,8 +16,10 @@ export function maskKey(key) {
   if (Array.isArray(key)) return key.length ? key.map(maskKey).join(", ") : "(none)";
   if (key === undefined || key === null || key === "") return "(none)";
   if (typeof key !== "string") return "(invalid)";
-  if (ENV_REF.test(key)) return key;
-  return key.length >= 16 ? `••••${key.slice(-4)}` : "••••••";
+  if (ENV_REF.test(key) || key.includes("…")) return key; // a reference, or masked by the server already
+  // The server's rule (config_mask.py): first three and last four characters of a long key.
+  if (key.length >= 12) return `${key.slice(0, 3)}…${key.slice(-4)}`;
+  return key.length >= 8 ? `…${key.slice(-2)}` : "…";
 }
 
 function urlOf(provider) {
