@@ -3,8 +3,10 @@
 import { api, forgetKey, healthy, onKeyNeeded, storedKey } from "./api.js";
 import { byId, notify, notifySaved } from "./dom.js";
 import { initLogs, showLogs } from "./logs.js";
+import { initPresets, showPresets } from "./presets.js";
+import { initSettings, showProblems } from "./settings.js";
 import { initProviders } from "./providers.js";
-import { initRaw, showRaw } from "./raw.js";
+import { initRaw, rawEdited, saveRaw, showRaw } from "./raw.js";
 import { initRouter } from "./router.js";
 import { isDirty, onChange, setConfig, state } from "./state.js";
 import { renderTransformers } from "./transformers.js";
@@ -43,7 +45,7 @@ function submitKey(event) {
 
 // ---------------------------------------------------------------- tabs
 
-const TABS = ["providers", "router", "transformers", "logs", "raw"];
+const TABS = [...document.querySelectorAll("[role=tab][data-tab]")].map((tab) => tab.dataset.tab);
 
 function showTab(name, focus = false) {
   if (!TABS.includes(name)) name = TABS[0];
@@ -58,6 +60,7 @@ function showTab(name, focus = false) {
   if (location.hash !== `#${name}`) history.replaceState(null, "", `#${name}`);
   if (name === "logs") showLogs();
   if (name === "raw") showRaw();
+  if (name === "presets") showPresets();
 }
 
 function tabKeys(event) {
@@ -106,13 +109,17 @@ function setBusy(value) {
 
 /** POST the draft; the server's answer (with its warnings), or null when it was refused. */
 async function save() {
+  if (rawEdited()) return saveRaw(loadOrReport); // the Raw tab's text is the newest edit
   setBusy(true);
   try {
     let answer;
     try {
       answer = await api("POST", "/api/config", { json: state.config });
     } catch (error) {
-      notify(`Not saved: ${error.message}`, "error");
+      const unplaced = showProblems(error.problems || []);
+      const placed = (error.problems || []).length - unplaced.length;
+      notify(placed ? `Not saved: ${placed} problem(s) are shown next to their fields (Settings).`
+        + (unplaced.length ? ` ${unplaced.map((p) => p.message).join("; ")}` : "") : `Not saved: ${error.message}`, "error");
       return null;
     }
     if (await loadOrReport()) notifySaved(answer);
@@ -180,7 +187,8 @@ function start() {
   byId("discard").addEventListener("click", discard);
   window.addEventListener("beforeunload", (event) => { if (isDirty()) event.preventDefault(); });
 
-  for (const view of [initProviders(), initRouter(), initRaw(loadOrReport)]) onChange(view);
+  for (const view of [initProviders(), initRouter(), initRaw(loadOrReport), initSettings()]) onChange(view);
+  initPresets();
   onChange(renderTransformers);
   onChange(updateSaveBar);
   initLogs();

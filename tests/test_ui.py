@@ -315,7 +315,10 @@ async def test_transformers_tab_lists_builtins_and_plugin_files(open_ui, fake):
     ui = await open_ui(base_config(fake, transformers=[]))
     await ui.tab("Transformers")
     rows = ui.page.locator("#transformers-rows")
-    await expect(rows.locator('tr[data-transformer="deepseek"]')).to_have_text("deepseek—")
+    deepseek = rows.locator('tr[data-transformer="deepseek"]')
+    await expect(deepseek.locator("td").nth(0)).to_have_text("deepseek")
+    await expect(deepseek.locator("td.description")).to_contain_text("DeepSeek")  # each says what it does
+    await expect(deepseek.locator("td").nth(2)).to_have_text("—")
     await expect(rows.locator('tr[data-transformer="Anthropic"]')).to_contain_text("/v1/messages")
     await expect(ui.page.locator("#plugin-files")).to_have_text("No plugin files configured.")
     names = await ui.page.locator("#transformer-names option").evaluate_all("els => els.map(e => e.value)")
