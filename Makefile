@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench clean chromium
+.PHONY: run test bench soak clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: $(STAMP) chromium
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py $(ARGS)
+
+# Minutes long, so not part of `make test`: 5,000 streams while slow and disconnecting clients
+# hammer the server; prints RSS/fds over time (bench/soak.py).
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info

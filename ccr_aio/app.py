@@ -14,13 +14,13 @@ from .agents.image_cache import IMAGES, ImageCache
 from .middlewares import add_route_headers, auth_middleware, error_middleware, request_id_middleware
 from .pipeline.fallback import RESILIENCE, Resilience
 from .routes import admin, info, messages, models, presets, ui
+from .routes.body_budget import BODY_BUDGET, MAX_BODY_BYTES, BodyBudget, body_budget_middleware
 from .pipeline.upstream import HTTP
 from .routing.sessions import SESSIONS, Sessions
 from .routing.tokens import TOKENS, TokenCounter, load_encoding
 from .settings import Settings
 from .state import STATE, StateRef, build_snapshot
 
-MAX_BODY_BYTES = 64 * 1024 * 1024  # Claude Code sends MBs once screenshots pile up
 log = structlog.get_logger("ccr_aio.app")
 
 
@@ -40,8 +40,9 @@ async def _warm_tokenizer(app: web.Application) -> None:
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         # inflight: outside the error shaping, so a shutdown can cut any request it tracks.
+        # body_budget: last, so only a request that may be handled holds a share of memory.
         middlewares=[request_id_middleware, drain.inflight_middleware, error_middleware,
-                     browser_guard.browser_guard_middleware, auth_middleware],
+                     browser_guard.browser_guard_middleware, auth_middleware, body_budget_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[STATE] = StateRef(build_snapshot(settings))
@@ -49,6 +50,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SESSIONS] = Sessions()
     app[IMAGES] = ImageCache()
     app[RESILIENCE] = Resilience()  # provider health and key turns, kept across reloads
+    app[BODY_BUDGET] = BodyBudget()  # memory for request bodies in flight, one for the process
     drain.setup(app)  # requests in flight, for a shutdown that keeps its deadline
     app.cleanup_ctx.append(_http_session)
     app.add_routes(info.routes)

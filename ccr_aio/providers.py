@@ -6,7 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .config import ConfigError, ConfigInvalid, ProviderConfig, TransformerUse, parse_provider_config
+from .config import (
+    ConfigError,
+    ConfigInvalid,
+    ModelCapabilities,
+    ProviderConfig,
+    TransformerUse,
+    model_capabilities,
+    parse_provider_config,
+)
 from .settings import Settings
 from .transformers.base import Registry, Transformer
 
@@ -34,6 +42,11 @@ class Provider:
         """This provider calling with key `index` of its pool: transformers and the upstream
         call read `api_key`, so they need not know about pools."""
         return replace(self, api_key=self.api_keys[index])
+
+    def capabilities(self, model: str) -> ModelCapabilities:
+        """Context window, longest answer and reasoning of `model`: this provider's
+        `capabilities` entry over the built-in table."""
+        return model_capabilities(self.config, model)
 
 
 def find(providers: Mapping[str, Provider], provider: str, model: str) -> tuple[Provider, str] | None:

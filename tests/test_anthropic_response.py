@@ -339,6 +339,7 @@ async def test_aggregate_tool_call_without_index_or_id():
         C({"tool_calls": [{"id": "x", "function": {"name": "A", "arguments": '{"a":'}}]}),
         C({"tool_calls": [{"function": {"arguments": "1}"}}]}),
         C({"tool_calls": [{"index": 5, "function": {"name": "B", "arguments": "{}"}}]}),
+        C({}, "tool_calls"),
     ]
     out = await aggregate_chunks(agen(chunks))
     calls = out["choices"][0]["message"]["tool_calls"]
@@ -371,7 +372,23 @@ async def test_aggregate_error_keeps_the_status_a_streaming_client_would_see(err
     assert info.value.status == status and info.value.message == error["message"]
 
 
-async def test_aggregate_empty_stream():
-    out = await aggregate_chunks(agen([]))
-    assert out["choices"][0]["message"] == {"role": "assistant", "content": None}
-    assert unified_to_anthropic_message(out)["content"] == []
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        pytest.param([], id="empty"),
+        pytest.param([C({"content": "half"}), U(3, 1)], id="text-and-usage"),
+        pytest.param([C({"tool_calls": [{"index": 0, "id": "a", "function": {"name": "A", "arguments": "{}"}}]})],
+                     id="tool-call"),
+    ],
+)
+async def test_aggregate_stream_without_finish_is_an_error(chunks):
+    # Issue 9: a stream cut short (or empty) must not be folded into a complete-looking answer.
+    with pytest.raises(ApiError) as info:
+        await aggregate_chunks(agen(chunks), "p,m1")
+    assert info.value.status == 502
+    assert info.value.message.startswith("Provider p,m1 ended the stream before the answer was finished")
+
+
+async def test_aggregate_finish_then_usage_is_complete():
+    out = await aggregate_chunks(agen([C({"content": "ok"}), C({}, "stop"), U(3, 1)]))
+    assert out["choices"][0]["finish_reason"] == "stop" and out["usage"]["prompt_tokens"] == 3

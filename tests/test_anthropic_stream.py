@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from ccr_aio.errors import ApiError
 from ccr_aio.pipeline.sse import encode_event, iter_json_chunks
 from ccr_aio.transformers.base import Context
 from ccr_aio.transformers.endpoint.stream import unified_to_anthropic_stream
@@ -290,7 +291,7 @@ async def test_as6_unsigned_thinking_gets_a_synthesized_signature() -> None:
     ],
 )
 async def test_thinking_is_signed_whatever_closes_it(after: list[dict]) -> None:
-    events = await run(sse(C({"thinking": {"content": "t"}}), *after))
+    events = await run(sse(C({"thinking": {"content": "t"}}), *after, C({}, "stop")))
     first = blocks(events)[0]
     assert first[0] == "thinking" and first[2] == "t" and first[3].startswith("ccr_")
 
@@ -395,8 +396,14 @@ async def test_empty_annotations_make_no_blocks() -> None:
 
 
 @pytest.mark.parametrize("data", [b"", b": keep-alive\n\n", sse("[DONE]")])
-async def test_as9_empty_stream_still_starts_the_message(data: bytes) -> None:
-    assert await run(data) == [MS(model="unknown"), MD("end_turn"), MSTOP]
+async def test_as9_empty_stream_is_an_error_not_an_empty_answer(data: bytes) -> None:
+    # Issue 9 replaces AS9's [FIX] (MS, MD, MSTOP): a provider that sent nothing gave no answer,
+    # and before any event the client can still get an HTTP error status.
+    for parts in splittings(data).values():
+        with pytest.raises(ApiError) as info:
+            await convert(parts, make_ctx(provider="p", model="m1"))
+        assert info.value.status == 502 and info.value.error_type == "api_error"
+        assert "Provider p,m1 ended the stream before the answer was finished" in info.value.message
 
 
 async def test_as10_interleaved_tool_arguments_stay_contiguous() -> None:
@@ -481,9 +488,14 @@ async def test_tool_never_named_falls_back_to_synthetic_values_at_the_end() -> N
     assert blocks(events) == [("tool_use", tool, "{}", None)]
 
 
-async def test_as12_usage_without_finish() -> None:
-    events = await run(sse(C({"content": "x"}, usage={"prompt_tokens": 3, "completion_tokens": 1})))
-    assert message_delta(events) == MD("end_turn", 3, 1)
+async def test_as12_usage_without_finish_is_a_cut_answer() -> None:
+    # Issue 9 replaces AS12 (MD end_turn): usage alone does not say the answer is finished.
+    events = await run(sse(C({"content": "x"}, usage={"prompt_tokens": 3, "completion_tokens": 1})), complete=False)
+    assert [e["type"] for e in events] == [
+        "message_start", "content_block_start", "content_block_delta", "content_block_stop", "error"
+    ]
+    assert events[-1]["error"]["type"] == "api_error"
+    assert "ended the stream before the answer was finished" in events[-1]["error"]["message"]
 
 
 CANONICAL = [C({"role": "assistant", "content": "Hi"}), C({"content": " there"}), C({}, "stop"), U(4, 2)]
@@ -563,7 +575,7 @@ async def test_as18_model_propagation(first_model: str | None, client_model: str
 
 
 async def test_message_start_reports_the_input_token_estimate() -> None:
-    events = await run(sse(C({"content": "x"})), input_tokens=1234)
+    events = await run(sse(C({"content": "x"}), C({}, "stop")), input_tokens=1234)
     assert events[0] == MS(input_tokens=1234)
 
 
@@ -613,6 +625,7 @@ async def test_b4_interleaved_thinking_and_text_make_separate_blocks() -> None:
             C({"thinking": {"content": "b"}}),
             C({"thinking": {"content": "b", "signature": "s"}}),
             C({"content": "2"}),
+            C({}, "stop"),
         )
     )
     summary = [(b[0], b[2]) for b in blocks(events)]
@@ -626,6 +639,7 @@ async def test_signature_chunks_without_an_open_thinking_block() -> None:
             C({"thinking": {"content": "whole", "signature": "s1"}}),  # one-shot block keeps its text
             C({"thinking": {}}),  # empty thinking opens nothing
             C({"content": "x"}),
+            C({}, "stop"),
         )
     )
     assert [(b[0], b[2], b[3]) for b in blocks(events)] == [("thinking", "whole", "s1"), ("text", "x", None)]
@@ -691,3 +705,41 @@ async def test_the_anthropic_sdk_accumulates_the_stream() -> None:
         {"type": "tool_use", "id": "b", "name": "LS", "input": {"path": "/"}},
     ]
     assert snapshot.stop_reason == "tool_use" and snapshot.usage.output_tokens == 3
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [
+        pytest.param([C({"content": "half an ans"})], id="mid-text"),
+        pytest.param([C({"thinking": {"content": "let me"}})], id="mid-thinking"),
+        pytest.param([C({"tool_calls": [TC(0, "a", "Bash", '{"command":')]})], id="mid-tool-arguments"),
+        pytest.param([C({"tool_calls": [TC(0, "a", "Bash", "{}")]}), U(3, 1)], id="whole-tool-no-finish"),
+        pytest.param([C({"role": "assistant", "content": ""})], id="role-only"),
+    ],
+)
+async def test_clean_end_without_finish_reason_is_never_complete(cut: list[dict]) -> None:
+    """A proxy or provider that closes the stream cleanly mid-answer: the client must see an
+    error event, never message_delta/message_stop (Claude Code trusts message_stop)."""
+    for tail in (b"", sse("[DONE]")):  # a [DONE] alone does not finish an answer either
+        events = await run(sse(*cut) + tail, complete=False, provider="p", model="m1")
+        assert events[-1]["type"] == "error"
+        assert events[-1]["error"] == {
+            "type": "api_error",
+            "message": "Provider p,m1 ended the stream before the answer was finished (no finish reason): "
+            "the answer is incomplete",
+        }
+        assert not {"message_delta", "message_stop"} & {e["type"] for e in events}
+
+
+@pytest.mark.parametrize(
+    "finish",
+    [
+        pytest.param([C({}, "stop")], id="finish-no-done"),
+        pytest.param([C({}, "stop"), U(3, 1)], id="finish-then-usage-no-done"),
+        pytest.param([C({}, "stop"), U(3, 1), "[DONE]"], id="finish-usage-done"),
+        pytest.param([C({}, "length", usage={"prompt_tokens": 3, "completion_tokens": 1})], id="finish-with-usage"),
+    ],
+)
+async def test_a_finish_reason_completes_the_answer_whatever_follows(finish: list) -> None:
+    events = await run(sse(C({"content": "x"}), *finish))
+    assert events[-1] == MSTOP

@@ -282,6 +282,19 @@ async def test_model_set_without_a_running_server(ccr_home, fake):
     assert result.code == 0 and "applies when it starts" in result.out
 
 
+async def test_model_set_subagent_and_think_when(ccr_home, fake):
+    write_config(ccr_home, fake, free_port())
+    env = cli_env(ccr_home.parent)
+    assert (await cli(env, "model", "set", "subagent", "fake,Other-Model")).code == 0
+    assert (await cli(env, "model", "set", "thinkwhen", "Thinking")).code == 0
+    bad = await cli(env, "model", "set", "thinkWhen", "sometimes")
+    assert bad.code == 2 and "thinkWhen must be one of: asked, thinking" in bad.err
+    router = json.loads((ccr_home / "config.json").read_text())["Router"]
+    assert router["subagent"] == "fake,Other-Model" and router["thinkWhen"] == "thinking"
+    listed = await cli(env, "model", "list")
+    assert "subagent              fake,Other-Model" in listed.out and "thinkWhen             thinking" in listed.out
+
+
 async def test_ui_prints_the_address(ccr_home, fake, reaper):
     port = free_port()
     write_config(ccr_home, fake, port)

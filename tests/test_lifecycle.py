@@ -64,7 +64,9 @@ async def test_sigterm_ends_never_ending_requests_within_the_grace(server_proces
     assert body["error"]["type"] == "overloaded_error" and "shutting down" in body["error"]["message"]
     assert_cut_for_shutdown(first + rest)
     assert code == 0
-    assert took < grace + 0.5, f"SIGTERM took {took:.1f} s with a {grace} s grace"
+    # Slack for the interpreter's own exit on a loaded box; waiting the grace twice (the old
+    # bug) still fails.
+    assert took < grace + 1.5, f"SIGTERM took {took:.1f} s with a {grace} s grace"
     assert not daemon.pid_path(server.home).exists() and _refused(server.port)
     (shutdown,) = server.log_events("shutting_down")
     assert shutdown["grace_s"] == grace and shutdown["in_flight"] == 2

@@ -50,7 +50,9 @@ async def test_background_needs_claude_and_haiku(routed):
     assert await routed({"model": "haiku-only", "messages": USER}) == "default-m"
 
 
-async def test_think(routed):
+async def test_think_on_any_thinking_with_ccr_rule(make_client, fake):
+    client = await make_client(config(fake, Router={**ROUTER, "thinkWhen": "thinking"}))
+    routed = lambda body: routed_model(client, fake, body)  # noqa: E731
     assert await routed({"model": "claude-x", "messages": USER, "thinking": {"type": "enabled", "budget_tokens": 2000}}) == "think-m"
     assert await routed({"model": "claude-x", "messages": USER, "thinking": {"type": "adaptive"}}) == "think-m"
     assert await routed({"model": "claude-x", "messages": USER, "thinking": {"type": "disabled"}}) == "default-m"
@@ -199,8 +201,8 @@ async def test_project_and_session_routes(make_client, fake, isolated_home, tmp_
 
 
 
-async def test_claude_code_fixture_routes_to_think(make_client, fake):
-    router = {**ROUTER, "longContextThreshold": 60000}
+async def test_claude_code_fixture_routes_to_think_with_ccr_rule(make_client, fake):
+    router = {**ROUTER, "longContextThreshold": 60000, "thinkWhen": "thinking"}
     client = await make_client({"Providers": [provider_config(fake, models=MODELS)], "Router": router})
     body = json.loads((FIXTURES / "claude-code-2.1.328-first-turn.json").read_text())
     body["stream"] = False

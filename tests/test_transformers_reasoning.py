@@ -91,9 +91,17 @@ async def stream(transformer: Transformer, chunks: list[dict], ctx: Context | No
     before = copy.deepcopy(chunks)
     out = await collect(transformer.stream_out(aiter(chunks), ctx or make_ctx()))
     assert chunks == before, "stream_out mutated its input"
-    # Whatever a transformer emits must convert into a valid Anthropic stream.
-    await anthropic_events(out, complete=not any("error" in c for c in out))
+    # Whatever a transformer emits must convert into a valid Anthropic stream; one that never
+    # gives a finish_reason (or that errs) is a cut answer and must not look complete.
+    await anthropic_events(out, complete=finished(out))
     return out
+
+
+def finished(chunks: list[dict]) -> bool:
+    """The unified chunks say the answer is complete: a finish_reason and no error."""
+    if any("error" in c for c in chunks):
+        return False
+    return any(c.get("choices") and c["choices"][0].get("finish_reason") for c in chunks)
 
 
 def view(chunk: dict) -> dict:
@@ -220,7 +228,9 @@ async def test_ds_reasoning_then_finish_or_eof_is_signed():
     for tail in ([C({}, "length")], []):
         out = [view(c) for c in await stream(make("deepseek"), [C({"reasoning_content": "r"}), *tail])]
         assert out[:2] == [TH("r"), SIG()]
-        events = await anthropic_events(await stream(make("deepseek"), [C({"reasoning_content": "r"}), *tail]))
+        events = await anthropic_events(
+            await stream(make("deepseek"), [C({"reasoning_content": "r"}), *tail]), complete=bool(tail)
+        )
         assert blocks(events) == [("thinking", "r", "ccr_1")]
 
 

@@ -42,9 +42,9 @@ async def run_stream(name: str, chunks: list[dict]) -> list[dict]:
     return [c async for c in transformer.stream_out(_aiter(chunks), Context())]
 
 
-async def anthropic_events(chunks: list[dict]) -> list[dict]:
+async def anthropic_events(chunks: list[dict], complete: bool = True) -> list[dict]:
     events = [e async for e in unified_to_anthropic_stream(_aiter(chunks), make_ctx())]
-    check_stream(events)
+    check_stream(events, complete=complete)
     return events
 
 
@@ -157,8 +157,13 @@ async def test_tu_stream_text_before_exit_and_no_finish_chunk():
     chunks = [C({"content": "Thinking aloud."}), C({"tool_calls": [exit_call(0, "{'response': 'Answer'}")]})]
     out = await run_stream("tooluse", chunks)  # single quotes: only the final tolerant parse gets it
     assert "".join(d.get("content") or "" for d, _ in deltas(out)) == "Thinking aloud.\n\nAnswer"
-    events = await anthropic_events(out)
-    assert text_of(events) == "Thinking aloud.\n\nAnswer" and message_delta(events)["delta"]["stop_reason"] == "end_turn"
+    # Without a finish_reason the provider may have been cut mid-arguments: the text goes out,
+    # but the answer ends in an error, not end_turn (issue 9).
+    events = await anthropic_events(out, complete=False)
+    assert text_of(events) == "Thinking aloud.\n\nAnswer" and events[-1]["type"] == "error"
+    finished = await anthropic_events(await run_stream("tooluse", [*chunks, C({}, "tool_calls")]))
+    assert text_of(finished) == "Thinking aloud.\n\nAnswer"
+    assert message_delta(finished)["delta"]["stop_reason"] == "end_turn"
 
 
 async def test_tu4_stream_real_tool_calls_pass_through():
@@ -273,7 +278,7 @@ async def test_et4_any_finish_flushes_the_tracked_call(finish):
 async def test_et_flush_at_end_of_stream_without_finish():
     out = await run_stream("enhancetool", [C({"tool_calls": [TC(0, id="a", name="A", args="{'p': 1}")]})])
     assert deltas(out)[-1] == (completed(0, "a", "A", {"p": 1}), None)
-    await anthropic_events(out)
+    await anthropic_events(out, complete=False)  # no finish_reason: a cut answer (issue 9)
 
 
 async def test_et_missing_index_and_parallel_entries():

@@ -57,8 +57,9 @@ def build_parser(command: str) -> argparse.ArgumentParser:
                            help="Router entries and the available provider,model pairs")
         setter = actions.add_parser("set", parents=[_common(nested=True)],
                                     help="set one Router entry, then reload the running server")
-        setter.add_argument("scenario", help="default, background, think, longContext, webSearch, image, longContextThreshold")
-        setter.add_argument("value", help='"provider,model" (or a number for longContextThreshold; "none" clears)')
+        setter.add_argument("scenario", help="default, background, think, longContext, webSearch, image, subagent, longContextThreshold, thinkWhen")
+        setter.add_argument("value", help='"provider,model" (a number for longContextThreshold, asked/thinking for '
+                            'thinkWhen; "none" clears)')
     elif command == "ui":
         parser.add_argument("--no-browser", action="store_true", help="only print the address")
     return parser

@@ -21,6 +21,7 @@ from ..settings import (
     load_settings,
 )
 from . import daemon
+from .claude_env import fit_env, model_argument
 
 PLACEHOLDER_TOKEN = "ccr-aio"  # sent when no APIKEY is set; the server then accepts anything
 # Variables that would make Claude Code bypass the gateway or send a conflicting key.
@@ -169,8 +170,8 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
-def client_env(settings: Settings, url: str) -> dict[str, str]:
-    """What Claude Code needs to talk to this server."""
+def client_env(settings: Settings, url: str, model: str | None = None) -> dict[str, str]:
+    """What Claude Code needs to talk to this server (`model`: its `--model`, if given)."""
     host = url.split("//", 1)[1].rsplit(":", 1)[0]
     return {
         "ANTHROPIC_BASE_URL": url,
@@ -179,6 +180,7 @@ def client_env(settings: Settings, url: str) -> dict[str, str]:
         "DISABLE_TELEMETRY": "true",
         "DISABLE_COST_WARNINGS": "true",
         "API_TIMEOUT_MS": str(settings.api_timeout_ms),
+        **fit_env(settings.config, model),
     }
 
 
@@ -206,7 +208,7 @@ def code(args: argparse.Namespace) -> int:
             return status_code
         url, _ = server_url(settings, args)
     env = {k: v for k, v in os.environ.items() if k not in UNSET}
-    env.update(client_env(settings, url))
+    env.update(client_env(settings, url, model_argument(args.claude_args)))
     sys.stdout.flush()
     sys.stderr.flush()
     # exec: claude gets the terminal and signals directly, and its exit code is ours.

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import config_store
-from ..config import ROUTER_KEYS, ProviderConfig, RouterKey, describe, parse_config
+from ..config import ROUTER_KEYS, THINK_WHEN, ProviderConfig, RouterKey, describe, parse_config
 from ..settings import ConfigError, interpolate
 from . import daemon
 from .commands import load, server_url
@@ -61,6 +61,10 @@ def _value(scenario: RouterKey, value: str, providers: Sequence[ProviderConfig])
         if number <= 0:
             raise ValueError("longContextThreshold must be positive")
         return number
+    if scenario == "thinkWhen":
+        if value.strip().lower() not in THINK_WHEN:
+            raise ValueError(f"thinkWhen must be one of: {', '.join(THINK_WHEN)}")
+        return value.strip().lower()
     provider, _, model = value.partition(",")
     for entry in providers:
         if entry.name.lower() == provider.strip().lower():

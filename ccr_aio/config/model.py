@@ -16,24 +16,32 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal, get_args
 
-# The Router keys that name a `provider,model` (CCR's scenarios), in the file's spelling.
-RouterScenario = Literal["default", "background", "think", "longContext", "webSearch", "image"]
+# The Router keys that name a `provider,model` (CCR's scenarios, and `subagent`), in the file's spelling.
+RouterScenario = Literal["default", "background", "think", "longContext", "webSearch", "image", "subagent"]
 ROUTER_SCENARIOS: tuple[RouterScenario, ...] = get_args(RouterScenario)
-RouterKey = Literal[RouterScenario, "longContextThreshold"]
+RouterKey = Literal[RouterScenario, "longContextThreshold", "thinkWhen"]
 # What `fallback` may be keyed by, besides "provider,model": the Router's scenarios and the
-# rules that need no Router entry (a client-named `provider,model`, a subagent tag, a bare
-# model name, a custom router's choice). The resilience package keeps the same list.
-FallbackScenario = Literal[RouterScenario, "model", "explicit", "subagent", "custom"]
-FALLBACK_SCENARIOS: tuple[FallbackScenario, ...] = (*ROUTER_SCENARIOS, "model", "explicit", "subagent", "custom")
-ROUTER_KEYS: tuple[RouterKey, ...] = (*ROUTER_SCENARIOS, "longContextThreshold")
+# rules that need no Router entry (a client-named `provider,model`, a bare model name, a custom
+# router's choice); `subagent` is both a Router key and the subagent-tag rule. Spelled out to keep
+# the order users read in problems. The resilience package keeps the same list.
+FallbackScenario = Literal[RouterScenario, "model", "explicit", "custom"]
+FALLBACK_SCENARIOS: tuple[FallbackScenario, ...] = (
+    "default", "background", "think", "longContext", "webSearch", "image",
+    "model", "explicit", "subagent", "custom",
+)
+ROUTER_KEYS: tuple[RouterKey, ...] = (*ROUTER_SCENARIOS, "longContextThreshold", "thinkWhen")
 DEFAULT_LONG_CONTEXT_THRESHOLD = 60_000
+# When `Router.think` applies: "asked" (the user asked for deeper thinking: the `ultrathink`
+# keyword or a raised effort) or "thinking" (Claude Code Router's rule: any request with thinking on).
+ThinkWhen = Literal["asked", "thinking"]
+THINK_WHEN: tuple[ThinkWhen, ...] = get_args(ThinkWhen)
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 # Router file key -> RouterConfig field.
 _ROUTER_FIELDS: dict[str, str] = {
     "default": "default", "background": "background", "think": "think",
-    "longContext": "long_context", "webSearch": "web_search", "image": "image",
-    "longContextThreshold": "long_context_threshold",
+    "longContext": "long_context", "webSearch": "web_search", "image": "image", "subagent": "subagent",
+    "longContextThreshold": "long_context_threshold", "thinkWhen": "think_when",
 }
 
 
@@ -58,12 +66,32 @@ class TransformerSpec:
 
 
 @dataclass(frozen=True)
+class ModelCapabilities:
+    """What is known about one model (`capabilities` in a provider entry, else the built-in
+    table in `capabilities.py`). None = not known."""
+
+    context_window: int | None = None  # input + output tokens the model accepts
+    max_output_tokens: int | None = None  # the most it writes in one answer
+    reasoning: bool | None = None  # whether it reasons (OpenAI-format `reasoning_effort`)
+
+    def over(self, base: ModelCapabilities) -> ModelCapabilities:
+        """These values, with `base` filling what is not set."""
+        return ModelCapabilities(
+            context_window=self.context_window if self.context_window is not None else base.context_window,
+            max_output_tokens=self.max_output_tokens if self.max_output_tokens is not None else base.max_output_tokens,
+            reasoning=self.reasoning if self.reasoning is not None else base.reasoning,
+        )
+
+
+@dataclass(frozen=True)
 class ProviderConfig:
     name: str
     api_base_url: str  # the full endpoint URL
     api_keys: tuple[str, ...] = ()  # `api_key`: one key, or a pool of several (a list)
     models: tuple[str, ...] = ()
     transformer: TransformerSpec = TransformerSpec()
+    # per model, keyed by the model's lower-cased name
+    capabilities: Mapping[str, ModelCapabilities] = field(default_factory=lambda: EMPTY)
 
     @property
     def api_key(self) -> str:
@@ -81,7 +109,9 @@ class RouterConfig:
     long_context: str | None = None
     web_search: str | None = None
     image: str | None = None
+    subagent: str | None = None  # subagent requests without a <CCR-SUBAGENT-MODEL> tag
     long_context_threshold: float | None = None
+    think_when: ThinkWhen | None = None  # None: "asked"
     extra: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # keys ccr-aio does not use
     # File keys the source had; a project Router replaces only those.
     given: frozenset[str] = field(default=frozenset(), compare=False)
@@ -89,6 +119,10 @@ class RouterConfig:
     @property
     def threshold(self) -> int:
         return int(self.long_context_threshold or DEFAULT_LONG_CONTEXT_THRESHOLD)
+
+    @property
+    def think_rule(self) -> ThinkWhen:
+        return self.think_when or "asked"
 
     def pair(self, scenario: RouterScenario) -> str | None:
         value = getattr(self, _ROUTER_FIELDS[scenario])
@@ -115,10 +149,23 @@ class PluginSpec:
     problem: str | None = None
 
 
+MIB = 1024 * 1024
+
+
 @dataclass(frozen=True)
 class ServerLimits:
-    """How long the server waits for clients and for itself, and how many connections it
-    holds (`*_MS` keys in milliseconds, like `API_TIMEOUT_MS`). Read once at start."""
+    """How long the server waits for clients and for itself, how many connections it holds,
+    and how much one client or provider may make it hold (`parse_limits.py` reads them all:
+    `*_MS` keys in milliseconds like `API_TIMEOUT_MS`, sizes in MB or KB). Durations here are
+    in seconds, sizes in bytes.
+
+    The timeouts, grace periods and connection cap are read once at start (they shape the
+    listening socket); the sizes are read per request, so a config save applies them at once.
+    `body_budget` is process-wide: the memory all request bodies being handled at once may take
+    (a body counts several times its size, see routes/body_budget.py); a body that does not
+    fit waits up to `body_wait`, then gets 529. `upstream_line` bounds an unfinished SSE line
+    or event (and a whole JSON answer) from a provider, `upstream_error` how much of a
+    provider's error answer is read."""
 
     header_timeout: float = 10.0  # from accept (or a request's first byte) to its last header
     body_timeout: float = 60.0  # from the last header to the last byte of the body
@@ -126,6 +173,10 @@ class ServerLimits:
     shutdown_grace: float = 30.0  # SIGTERM/SIGINT: in-flight requests get this long
     restart_grace: float = 10.0  # POST /api/restart: the same, shorter
     max_connections: int | None = None  # None: as many as the descriptor limit allows
+    body_budget: int = 256 * MIB
+    body_wait: float = 5.0  # 0: a body that does not fit at once gets 529 at once
+    upstream_line: int = 16 * MIB
+    upstream_error: int = 64 * 1024
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .model import ProviderConfig, TransformerSpec, TransformerUse
+from .model import ModelCapabilities, ProviderConfig, TransformerSpec, TransformerUse
 from .problems import At, Findings, kind
 
 PROVIDERS_HINT = 'Providers must be a list of provider objects like {"name": ..., "api_base_url": ..., "models": [...]}'
@@ -64,6 +64,7 @@ def parse_provider(entry: Any, at: At, found: Findings, seen: dict[str, str] | N
     if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
         found.add(at.field("models"), "must be an array of strings")
     transformer = parse_transformer(entry.get("transformer"), at.field("transformer"), found)
+    capabilities = parse_capabilities(entry.get("capabilities"), at.field("capabilities"), found)
     if len(found.problems) > before:
         return None
     return ProviderConfig(
@@ -72,6 +73,7 @@ def parse_provider(entry: Any, at: At, found: Findings, seen: dict[str, str] | N
         api_keys=keys,
         models=tuple(models),
         transformer=transformer,
+        capabilities=capabilities,
     )
 
 
@@ -99,6 +101,44 @@ def _first(entry: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
     """The first of `keys` with a value (CCR's `a || b`), else the first one present."""
     present = [entry[k] for k in keys if k in entry and entry[k] is not None]
     return next((v for v in present if v), present[0] if present else None)
+
+
+_CAPABILITY_NUMBERS = ("context_window", "max_output_tokens")
+CAPABILITIES_HINT = '{"<model>": {"context_window": 128000, "max_output_tokens": 8192, "reasoning": false}}'
+
+
+def parse_capabilities(value: Any, at: At, found: Findings) -> Mapping[str, ModelCapabilities]:
+    """`{"<model>": {context_window, max_output_tokens, reasoning}}`, keyed here by the lower-cased
+    model name (requests name models ignoring case); null means none."""
+    if value is None:
+        return MappingProxyType({})
+    if not isinstance(value, Mapping):
+        found.add(at, f"must be an object, got {kind(value)}", hint=CAPABILITIES_HINT)
+        return MappingProxyType({})
+    table: dict[str, ModelCapabilities] = {}
+    for model, entry in value.items():
+        where = at.field(model)
+        if not isinstance(entry, Mapping):
+            found.add(where, f"must be an object, got {kind(entry)}", hint=CAPABILITIES_HINT)
+            continue
+        numbers: dict[str, int] = {}
+        for key in _CAPABILITY_NUMBERS:
+            number = entry.get(key)
+            if number is None:
+                continue
+            if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
+                found.add(where.field(key), f"must be a positive whole number of tokens, got {number!r}"[:200])
+            else:
+                numbers[key] = number
+        reasoning = entry.get("reasoning")
+        if reasoning is not None and not isinstance(reasoning, bool):
+            found.add(where.field("reasoning"), f"must be true or false, got {kind(reasoning)}")
+            reasoning = None
+        for key in entry:
+            if key not in (*_CAPABILITY_NUMBERS, "reasoning"):
+                found.add(where.field(key), "is not a capability", hint="context_window, max_output_tokens or reasoning")
+        table[model.lower()] = ModelCapabilities(reasoning=reasoning, **numbers)
+    return MappingProxyType(table)
 
 
 def parse_transformer(spec: Any, at: At, found: Findings) -> TransformerSpec:

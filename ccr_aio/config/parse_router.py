@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .model import ROUTER_KEYS, ROUTER_SCENARIOS, RouterConfig
+from .model import ROUTER_KEYS, ROUTER_SCENARIOS, THINK_WHEN, RouterConfig, ThinkWhen
 from .problems import At, Findings, kind
 
 
@@ -30,6 +30,7 @@ def parse_router(value: Any, at: At, found: Findings) -> RouterConfig:
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
         found.add(at.field("longContextThreshold"), "must be a number")
         threshold = None
+    think_when = _think_when(value.get("thinkWhen"), at, found)
     return RouterConfig(
         default=pairs.get("default"),
         background=pairs.get("background"),
@@ -37,7 +38,21 @@ def parse_router(value: Any, at: At, found: Findings) -> RouterConfig:
         long_context=pairs.get("longContext"),
         web_search=pairs.get("webSearch"),
         image=pairs.get("image"),
+        subagent=pairs.get("subagent"),
         long_context_threshold=threshold,
+        think_when=think_when,
         extra=MappingProxyType({k: v for k, v in value.items() if k not in ROUTER_KEYS}),
         given=frozenset(k for k in value if k in ROUTER_KEYS),
     )
+
+
+def _think_when(value: Any, at: At, found: Findings) -> ThinkWhen | None:
+    """`"asked"` (the default) or `"thinking"` (Claude Code Router's rule); null or "" = not set."""
+    if value is None or value == "":
+        return None
+    for choice in THINK_WHEN:
+        if isinstance(value, str) and value.strip().lower() == choice:
+            return choice
+    choices = " or ".join(f'"{c}"' for c in THINK_WHEN)
+    found.add(at.field("thinkWhen"), f"must be {choices}, got {value!r}"[:200])
+    return None

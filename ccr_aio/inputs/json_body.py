@@ -22,6 +22,7 @@ import codecs
 import json
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ApiError
@@ -58,8 +59,22 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD](?:([89abAB])|[c-fC-F])[0-9a-fA-F]{2}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def parse_json_body(raw: bytes, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CheckedBody:
+    """What `check_json_bytes` learned from a body's bytes; the bytes are not needed after it."""
+
+    text: str
+    lone_surrogates: bool  # a string escapes half of a surrogate pair alone
+
+
+def parse_json_body(raw: bytes | bytearray, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
     """The body as a dict; ApiError(400) for anything that is not a plain JSON object."""
+    return parse_checked_body(check_json_bytes(raw, max_depth), max_depth)
+
+
+def check_json_bytes(raw: bytes | bytearray, max_depth: int = MAX_DEPTH) -> CheckedBody:
+    """The checks made on the bytes (UTF-8, nesting depth, lone surrogate escapes), and the
+    text to parse: a caller holding a big body can drop its bytes before parsing."""
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8):]
     try:
@@ -69,15 +84,20 @@ def parse_json_body(raw: bytes, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
     unescaped, surrogate_halves = _unescape(raw)
     if _structure_exceeds(unescaped, max_depth):
         raise ApiError(400, f"Invalid JSON in request body: nested deeper than {max_depth} levels")
+    return CheckedBody(text, bool(surrogate_halves) and has_lone_surrogate_escape(raw))
+
+
+def parse_checked_body(checked: CheckedBody, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
+    """Parse what `check_json_bytes` passed; ApiError(400) unless it is one plain JSON object."""
     try:
-        body = _decode(text)
+        body = _decode(checked.text)
     except RecursionError:  # unreachable after the check above; kept so no body can cause a 500
         raise ApiError(400, f"Invalid JSON in request body: nested deeper than {max_depth} levels") from None
     except ValueError as exc:
         raise ApiError(400, f"Invalid JSON in request body: {exc}") from None
     if not isinstance(body, dict):
         raise ApiError(400, f"Request body must be a JSON object, got {json_kind(body)}")
-    if surrogate_halves and has_lone_surrogate_escape(raw):
+    if checked.lone_surrogates:
         replace_lone_surrogates(body)
     return body
 
@@ -89,7 +109,7 @@ def nesting_exceeds(raw: bytes, limit: int) -> bool:
     return _structure_exceeds(_unescape(raw)[0], limit)
 
 
-def _unescape(raw: bytes) -> tuple[bytes, int]:
+def _unescape(raw: bytes | bytearray) -> tuple[bytes, int]:
     """The body without its quote escapes, and how many surrogate-half escapes it has."""
     unescaped, escapes = _ESCAPES.subn(b"", raw)
     # A quote escape removes 2 bytes, a surrogate half's prefix 4: the difference counts the latter.
@@ -116,7 +136,7 @@ def _structure_exceeds(unescaped: bytes, limit: int) -> bool:
     return True
 
 
-def has_lone_surrogate_escape(raw: bytes) -> bool:
+def has_lone_surrogate_escape(raw: bytes | bytearray) -> bool:
     """Does the body escape half of a surrogate pair without the other half? Proper pairs are
     common (emoji from clients that escape all non-ASCII) and need no walk over the body."""
     high_ends_at = -1  # where the low half must start, after an unmatched high half

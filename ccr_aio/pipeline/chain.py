@@ -3,20 +3,22 @@
 Request: endpoint `request_out` → provider chain `request_in` → model chain `request_in`.
 Response: provider chain reversed → model chain reversed (CCR's order) → endpoint `*_in`.
 A provider whose chains name only the endpoint transformer is a passthrough ("bypass"):
-the client body goes upstream untouched and the answer comes back byte for byte.
+the client body goes upstream untouched and the answer comes back byte for byte. The unified
+`reasoning` only reaches a provider through a transformer that handles it (`handles_reasoning`).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from ..providers import Provider
 from ..shapes.anthropic import AnthropicRequest
 from ..shapes.unified import ProviderBody, ProviderChunk, UnifiedChunk, UnifiedCompletion, UnifiedRequest
 from ..transformers.base import Context, Transformer, UpstreamOptions
 from ..transformers.shared.cache_control import strip_cache_control
+from ..transformers.shared.effort import capped_effort, effort_of
 from ..transformers.shared.tool_signatures import strip_signatures
 from .chunk_shape import check_answer, checked_chunks
 
@@ -56,6 +58,9 @@ async def prepare_request(
         return Prepared(passthrough, UpstreamOptions(), bypass=True)
     request = endpoint.request_out(body, ctx)
     request["model"] = model
+    known = provider.capabilities(model)
+    if known.reasoning is False:  # the config (or the table) says this model does not reason
+        request.pop("reasoning", None)
     options = UpstreamOptions()
     for transformer in _request_hooks(provider, model):
         result = await transformer.request_in(request, provider, ctx)
@@ -66,11 +71,26 @@ async def prepare_request(
         # it is, as in Claude Code Router (for an OpenAI-format provider it is still unified).
         request = cast(UnifiedRequest, result)
     transformers = (*provider.chain, *provider.model_chain(model))
+    if "reasoning" in request and not any(t.handles_reasoning for t in transformers):
+        request = plain_reasoning(request, known.reasoning is True)
     if not any(t.keeps_cache_control for t in transformers):
         request = strip_cache_control(request)  # OpenAI-format providers reject or ignore it
     if not any(t.reads_tool_signatures for t in transformers):
         request = strip_signatures(request)  # only Gemini reads them; strict providers reject them
     return Prepared(request, options)
+
+
+def plain_reasoning(request: UnifiedRequest, reasons: bool) -> UnifiedRequest:
+    """No transformer in the chain knows the unified `reasoning`: an OpenAI-format provider gets
+    OpenAI's `reasoning_effort` (low/medium/high) when the model is known to reason, else
+    nothing (strict servers reject unknown fields, and non-reasoning models the knob)."""
+    reasoning = request.get("reasoning")
+    body: dict[str, Any] = {key: value for key, value in request.items() if key != "reasoning"}
+    enabled = isinstance(reasoning, dict) and reasoning.get("enabled") is not False
+    effort = capped_effort(effort_of(reasoning))
+    if reasons and enabled and effort and "reasoning_effort" not in body:
+        body["reasoning_effort"] = effort  # OpenAI's field, not part of the unified shape
+    return cast(UnifiedRequest, body)
 
 
 def unified_stream(

@@ -24,12 +24,15 @@ from ..errors import ApiError
 from ..jsonutil import dumps, loads
 from ..resilience import Attempts, Outcome, Target
 from ..routing.router import Route
+from ..routing.tokens import TOKENS
+from ..routing.window import fit_to_model
 from ..shapes.anthropic import AnthropicEvent, AnthropicMessage, AnthropicRequest
 from ..transformers.base import Context, Transformer
+from ..transformers.endpoint.mappings import ended_early
 from ..transformers.endpoint.response import aggregate_chunks, message_to_events
 from .chain import Prepared, prepare_request, unified_json, unified_stream
 from .fallback import RESILIENCE, Upstreams, attempt_route, log_attempt, note_route, plan_attempts
-from .sse import iter_json_chunks
+from .sse import MAX_LINE_BYTES, iter_json_chunks
 from .upstream import (
     HTTP, UpstreamFailed, client_error_words, close_upstream, passthrough_headers, post_upstream,
     provider_headers,
@@ -50,25 +53,29 @@ class Answer:
     endpoint: Transformer
     bypass: bool
     ctx: Context
+    max_line: int = MAX_LINE_BYTES  # the most an unfinished SSE line, or a JSON answer, may hold
 
     @property
     def is_sse(self) -> bool:
         return self.upstream.content_type == "text/event-stream"
 
     async def body(self) -> bytes:
-        return await read_all(self.raw)
+        return await read_all(self.raw, self.max_line, self.route)
+
+    def chunks(self) -> AsyncIterator[dict[str, Any]]:
+        return iter_json_chunks(self.raw, self.max_line, f"Provider {self.route.label}")
 
     async def events(self) -> AsyncIterator[AnthropicEvent]:
         """Anthropic events: converted by the endpoint, or (passthrough) parsed as they come. A
         JSON answer is read here, before the first event, so its errors come before any output."""
         provider, model, ctx = self.route.provider, self.route.model, self.ctx
         if self.is_sse:
-            chunks = iter_json_chunks(self.raw)
+            chunks = self.chunks()
             # A passthrough provider already speaks Anthropic events.
             if self.bypass:
                 return cast(AsyncIterator[AnthropicEvent], chunks)
             return self.endpoint.stream_in(unified_stream(provider, model, chunks, ctx), ctx)
-        answer = parse_json(await read_all(self.raw), self.route)
+        answer = parse_json(await self.body(), self.route)
         if self.bypass:  # an Anthropic message already
             return iterate(message_to_events(cast(AnthropicMessage, answer)))
         return iterate(message_to_events(self.endpoint.json_in(unified_json(provider, model, answer, ctx), ctx)))
@@ -77,9 +84,10 @@ class Answer:
         """One Anthropic message from a converted answer; a stream is folded into one first."""
         provider, model, ctx = self.route.provider, self.route.model, self.ctx
         if self.is_sse:
-            unified = await aggregate_chunks(unified_stream(provider, model, iter_json_chunks(self.raw), ctx))
+            chunks = self.chunks()
+            unified = await aggregate_chunks(unified_stream(provider, model, chunks, ctx), self.route.label)
         else:
-            unified = unified_json(provider, model, parse_json(await read_all(self.raw), self.route), ctx)
+            unified = unified_json(provider, model, parse_json(await self.body(), self.route), ctx)
         return self.endpoint.json_in(unified, ctx)
 
 
@@ -96,8 +104,10 @@ async def exchange(
     """Send `body` for `route`, falling back along its key pool and `fallback` list, and yield
     the first answer that got going; leaving the block closes the upstream call.
 
-    Each attempt prepares the body for its own provider and model, posts it, and waits for the
-    first chunk of the answer: only then is the answer committed to, so a provider that fails
+    Each attempt fits the body to its own model's window and longest answer (a fallback model
+    whose window the prompt does not fit is passed over; the routed model's "prompt is too
+    long" is raised as it is), prepares it for its provider and model, posts it, and waits for
+    the first chunk of the answer: only then is the answer committed to, so a provider that fails
     before anything reaches the client is replaced by the next attempt (as far as the retry
     rules of `resilience.classify` allow). Once committed, a failure is the caller's to show.
     When every attempt failed, the last provider's error is raised (`AttemptsFailed`).
@@ -108,14 +118,26 @@ async def exchange(
     mid-event); `before_read` runs before each network read (see `upstream_bytes`)."""
     resilience = request.app[RESILIENCE]
     attempts = await plan_attempts(route, upstreams, resilience)
+    chosen = Target(route.provider.name, route.model)
     tried: Target | None = None
     opened: tuple[aiohttp.ClientResponse, bytes] | None = None
+    too_long: ApiError | None = None
     try:
         for attempt in attempts:
-            tried = attempt.target
             call = attempt_route(attempt, route, upstreams)
+            try:
+                fitted = await fit_to_model(body, call.provider.capabilities(call.model), request.app[TOKENS], call.label)
+            except ApiError as exc:
+                # The routed model's refusal is the answer (Claude Code compacts on its words);
+                # a fallback model too small for this prompt is passed over.
+                if attempt.target == chosen:
+                    raise
+                too_long = exc
+                continue
+            tried = attempt.target
             call_ctx = ctx if call is route else replace(ctx, provider=call.provider.name, model=call.model)
-            prepared = await prepare_request(upstreams.endpoint, call.provider, call.model, body, call_ctx)
+            prepared = await prepare_request(upstreams.endpoint, call.provider, call.model, fitted, call_ctx)
+            await asyncio.sleep(0)  # other requests get a turn between converting and serializing
             silence = None if prepared.bypass else on_silence
             try:
                 opened = await _open(request, upstreams, call, prepared, call_ctx, attempts, before_read, silence)
@@ -129,11 +151,12 @@ async def exchange(
     finally:
         note_route(request, attempts, tried)
     if opened is None:
-        raise attempts.final_error()
+        raise too_long if too_long is not None and not attempts.history else attempts.final_error()
     upstream, first = opened
     try:
         raw = upstream_bytes(upstream, call, before_read, silence, first)
-        yield Answer(upstream, raw, call, upstreams.endpoint, prepared.bypass, call_ctx)
+        limits = upstreams.settings.config.limits
+        yield Answer(upstream, raw, call, upstreams.endpoint, prepared.bypass, call_ctx, limits.upstream_line)
     finally:
         close_upstream(upstream)
 
@@ -169,16 +192,25 @@ async def _open(
         stream=ctx.stream,
         timeout_ms=timeout_ms,
         proxy=options.proxy or settings.proxy_url,
+        error_limit=settings.config.limits.upstream_error,
     )
     try:
         if before_read is not None:
             await before_read()
         first = await (_read(upstream.content, route) if on_silence is None
                        else _read_or_ping(upstream.content, route, on_silence))
+        if not first:  # a clean end before any of the answer: nothing was used, so it may fall back
+            raise UpstreamFailed(502, _empty_answer(upstream, route), Outcome.failed("empty_answer"))
     except BaseException:
         close_upstream(upstream)
         raise
     return upstream, first
+
+
+def _empty_answer(upstream: aiohttp.ClientResponse, route: Route) -> str:
+    if upstream.content_type == "text/event-stream":
+        return ended_early(route.provider.name, route.model)
+    return f"Provider {route.label} sent an empty answer"
 
 
 async def upstream_bytes(
@@ -235,8 +267,16 @@ async def _read_or_ping(content: aiohttp.StreamReader, route: Route, on_silence:
         await on_silence()
 
 
-async def read_all(raw: AsyncIterable[bytes]) -> bytes:
-    return b"".join([data async for data in raw])
+async def read_all(raw: AsyncIterable[bytes], limit: int, route: Route) -> bytes:
+    """A whole (JSON) answer, refused past `limit` bytes rather than held in memory."""
+    parts: list[bytes] = []
+    size = 0
+    async for data in raw:
+        size += len(data)
+        if size > limit:
+            raise ApiError(502, f"Provider {route.label} sent an answer over {limit} bytes: the answer was abandoned")
+        parts.append(data)
+    return b"".join(parts)
 
 
 def parse_json(data: bytes, route: Route) -> dict[str, Any]:

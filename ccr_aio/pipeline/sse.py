@@ -3,44 +3,79 @@
 The parser is line-based like every provider's SSE: only `data:` lines matter, `[DONE]` is
 skipped but never terminal (the stream ends at EOF), invalid JSON is skipped, and a complete
 `data:` line left without a trailing newline at EOF is still processed.
+
+Upstream bytes are untrusted: work stays linear in their size (a read is scanned once, never
+re-scanned with what came before), and an unfinished line or event may hold at most
+`max_line` bytes; past that the answer fails with an error naming the provider.
 """
 
 from __future__ import annotations
 
-import codecs
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any
 
 import structlog
 
+from ..errors import ApiError, error_body
 from ..jsonutil import dumps, loads
 from ..shapes.anthropic import AnthropicEvent
+from ..transformers.endpoint.mappings import ended_early
 
 log = structlog.get_logger("ccr_aio.sse")
+MAX_LINE_BYTES = 16 * 1024 * 1024  # far above any real event (a whole tool call, an image)
+# How an Anthropic stream says it is over: `message_stop`, or an error event of its own. Line
+# starts only: inside a JSON string, newlines and quotes are escaped.
+_STREAM_END = re.compile(rb'(?m)^(?:event: ?|data: ?\{"type": ?")(?:message_stop|error)\b')
 
 
-async def iter_data_lines(byte_chunks: AsyncIterable[bytes]) -> AsyncIterator[str]:
-    """Yield the payload of every `data:` line, decoding UTF-8 across read boundaries."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    pending = ""
+def too_long(source: str, limit: int) -> ApiError:
+    return ApiError(
+        502, f"{source} sent more than {limit} bytes without ending a line or event: the answer was abandoned"
+    )
+
+
+async def iter_lines(
+    byte_chunks: AsyncIterable[bytes], max_line: int = MAX_LINE_BYTES, source: str = "The provider"
+) -> AsyncIterator[bytes]:
+    """Yield every line (without its `\\n`), the last one even without a newline."""
+    held: list[bytes] = []  # the start of a line that has not ended yet
+    held_size = 0
     async for raw in byte_chunks:
-        text = pending + decoder.decode(raw)
-        if "\n" not in text:
-            pending = text
-            continue
-        lines = text.split("\n")
-        pending = lines.pop()
-        for line in lines:
-            if line.startswith("data:"):
-                yield line[5:].strip()
-    pending += decoder.decode(b"", final=True)
-    if pending.startswith("data:"):
-        yield pending[5:].strip()
+        start, end = 0, raw.find(b"\n")
+        while end >= 0:
+            line = raw[start:end]
+            if held:
+                line = b"".join([*held, line])
+                held, held_size = [], 0
+            if len(line) > max_line:
+                raise too_long(source, max_line)
+            yield line
+            start, end = end + 1, raw.find(b"\n", end + 1)
+        if start < len(raw):
+            held.append(raw[start:])
+            held_size += len(raw) - start
+            if held_size > max_line:
+                raise too_long(source, max_line)
+    if held:
+        yield b"".join(held)
 
 
-async def iter_json_chunks(byte_chunks: AsyncIterable[bytes]) -> AsyncIterator[dict[str, Any]]:
+async def iter_data_lines(
+    byte_chunks: AsyncIterable[bytes], max_line: int = MAX_LINE_BYTES, source: str = "The provider"
+) -> AsyncIterator[str]:
+    """Yield the payload of every `data:` line. Lines split at `\\n` only, which is never part
+    of a multi-byte UTF-8 character, so each line decodes on its own."""
+    async for line in iter_lines(byte_chunks, max_line, source):
+        if line.startswith(b"data:"):
+            yield line[5:].decode("utf-8", errors="replace").strip()
+
+
+async def iter_json_chunks(
+    byte_chunks: AsyncIterable[bytes], max_line: int = MAX_LINE_BYTES, source: str = "The provider"
+) -> AsyncIterator[dict[str, Any]]:
     """Yield each `data:` payload parsed as a JSON object."""
-    async for payload in iter_data_lines(byte_chunks):
+    async for payload in iter_data_lines(byte_chunks, max_line, source):
         if not payload or payload == "[DONE]":
             continue
         try:
@@ -52,6 +87,54 @@ async def iter_json_chunks(byte_chunks: AsyncIterable[bytes]) -> AsyncIterator[d
             yield chunk
 
 
+def _event_end(before: bytes, raw: bytes) -> int:
+    """Where the last whole event in `raw` ends (just past its blank line), or -1. `before` is
+    what came just before `raw`, for a blank line split across two reads."""
+    end = -1
+    for blank in (b"\n\n", b"\n\r\n"):
+        at = raw.rfind(blank)
+        if at >= 0:
+            end = max(end, at + len(blank))
+    if end < 0 and before:
+        window = before[-2:] + raw[:3]
+        for blank in (b"\n\n", b"\n\r\n"):
+            at = window.find(blank)
+            if at >= 0:
+                end = max(end, at + len(blank) - len(before[-2:]))
+    return end if end > 0 else -1
+
+
+async def whole_anthropic_events(
+    byte_chunks: AsyncIterable[bytes], provider: str, max_event: int = MAX_LINE_BYTES
+) -> AsyncIterator[bytes]:
+    """An Anthropic event stream's bytes, relayed untouched but in whole events only.
+
+    If the stream ends cleanly without `message_stop` (or an error event of its own) the answer
+    was cut: the half-written event, if any, is dropped and an error event takes its place, so
+    the client can neither take the answer as complete nor choke on a broken event."""
+    held: list[bytes] = []
+    held_size = 0
+    ended = False
+    async for raw in byte_chunks:
+        cut = _event_end(held[-1] if held else b"", raw)
+        if cut < 0:
+            held.append(raw)
+            held_size += len(raw)
+            if held_size > max_event:
+                raise too_long(f"Provider {provider}", max_event)
+            continue
+        events = b"".join([*held, raw[:cut]]) if held else raw[:cut]
+        held, held_size = ([raw[cut:]], len(raw) - cut) if cut < len(raw) else ([], 0)
+        ended = ended or _STREAM_END.search(events) is not None
+        yield events
+    rest = b"".join(held)
+    if ended or _STREAM_END.search(rest):  # a last event without its blank line is still whole
+        if rest:
+            yield rest
+        return
+    yield encode_event(error_body(502, ended_early(provider)))
+
+
 def encode_event(event: AnthropicEvent) -> bytes:
     """Anthropic framing: the event name is the payload's `type`."""
     return f"event: {event['type']}\ndata: {dumps(event)}\n\n".encode()
@@ -60,4 +143,3 @@ def encode_event(event: AnthropicEvent) -> bytes:
 def encode_data(chunk: Mapping[str, Any]) -> bytes:
     """OpenAI framing: data lines only."""
     return f"data: {dumps(chunk)}\n\n".encode()
-

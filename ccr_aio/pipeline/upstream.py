@@ -4,9 +4,10 @@ the outcomes the retry rules of `resilience` read)."""
 from __future__ import annotations
 
 import asyncio
+import codecs
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
 from aiohttp import web
@@ -22,6 +23,9 @@ _DROP_FROM_CLIENT = frozenset(
      "upgrade", "te", "trailer", "proxy-authorization", "proxy-connection", "cookie", "origin", "referer"}
 )
 CONNECT_TIMEOUT_S = 30.0
+ERROR_BODY_BYTES = 64 * 1024  # what of a provider's error answer is read and passed on
+BODY_PIECE_BYTES = 256 * 1024
+TRUNCATED = "…(truncated)"
 HTTP = web.AppKey("http", aiohttp.ClientSession)  # the app's one connection pool to every provider
 
 
@@ -109,13 +113,24 @@ async def post_upstream(
     stream: bool,
     timeout_ms: int,
     proxy: str | None = None,
+    error_limit: int = ERROR_BODY_BYTES,
 ) -> aiohttp.ClientResponse:
     """POST to the provider and return its 2xx response (close it with `close_upstream`). No
-    answer, or a non-2xx one, raises UpstreamFailed with the provider's words kept; a failure
-    that is not the network's (a malformed URL...) raises a plain ApiError."""
+    answer, or a non-2xx one, raises UpstreamFailed with the provider's words kept (the first
+    `error_limit` bytes of them: an error page may be huge, and it is echoed to the client); a
+    failure that is not the network's (a malformed URL...) raises a plain ApiError."""
+    # Handed over whole, a big body is copied again by the socket transport (what the kernel
+    # does not take at once); in pieces, each waits for the previous one to drain.
+    big = len(data) > 4 * BODY_PIECE_BYTES
+    if big:
+        headers = {**headers, "Content-Length": str(len(data))}
     try:
         response = await session.post(
-            url, data=data, headers=headers, proxy=proxy, timeout=_timeout(timeout_ms, stream)
+            url,
+            data=in_pieces(data) if big else data,
+            headers=headers,
+            proxy=proxy,
+            timeout=_timeout(timeout_ms, stream),
         )
     except asyncio.TimeoutError:
         raise UpstreamFailed(504, f"Provider {provider} ({model}) timed out after {timeout_ms} ms",
@@ -129,7 +144,7 @@ async def post_upstream(
         raise UpstreamFailed(502, message, Outcome.failed(kind)) from None
     if response.status >= 400:
         try:
-            text = await response.text(errors="replace")
+            text = await error_text(response, error_limit)
         except (aiohttp.ClientError, asyncio.TimeoutError):
             text = response.reason or ""
         finally:
@@ -148,3 +163,30 @@ def close_upstream(response: aiohttp.ClientResponse) -> None:
         response.release()
     else:
         response.close()
+
+
+async def error_text(response: aiohttp.ClientResponse, limit: int) -> str:
+    """At most `limit` bytes of an error answer, decoded; "…(truncated)" marks a cut. The rest
+    is never read: `close_upstream` closes the connection instead of draining it."""
+    content = response.content
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit:
+        data = await content.read(limit + 1 - size)
+        if not data:
+            break
+        parts.append(data)
+        size += len(data)
+    encoding = response.charset or "utf-8"
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        encoding = "utf-8"
+    text = b"".join(parts)[:limit].decode(encoding, errors="replace")
+    return text + TRUNCATED if size > limit else text
+
+
+async def in_pieces(data: bytes) -> AsyncIterator[memoryview]:
+    view = memoryview(data)
+    for start in range(0, len(view), BODY_PIECE_BYTES):
+        yield view[start : start + BODY_PIECE_BYTES]

@@ -4,8 +4,8 @@ failure does to the shared health of the key or the target.
 The rules (one table, so the request path and the health state never disagree):
 - connection refused/reset, DNS failure, other failures to connect, a timeout before the
   response headers (or, for a call that waits for it, before the first chunk of the body),
-  and HTTP 408, 409, 500, 502, 503, 504, 529 are the provider's trouble:
-  try the next target, and count a failure against this `provider,model`.
+  an answer that ends cleanly before its first byte (`empty_answer`), and HTTP 408, 409, 500,
+  502, 503, 504, 529 are the provider's trouble: try the next target, and count a failure against this `provider,model`.
 - 429 with a key pool: that key is rate-limited; cool it, try the provider's next key.
   429 without a pool: the target itself is rate-limited; cool it, try the next target.
 - 401/403 with a key pool: that key is bad; disable it, try the provider's next key.
@@ -29,7 +29,7 @@ Decision = Literal["retry_same_provider_next_key", "retry_next_target", "give_up
 Effect = Literal["none", "cool_key", "disable_key", "count_failure", "cool_target"]
 ExceptionKind = Literal[
     "connection_refused", "connection_reset", "dns_failure", "timeout_before_headers",
-    "timeout_before_first_byte", "connection_failed",
+    "timeout_before_first_byte", "connection_failed", "empty_answer",
 ]
 
 RETRYABLE_STATUSES = frozenset({408, 409, 500, 502, 503, 504, 529})

@@ -36,6 +36,7 @@ from ..settings import Settings, build_settings, load_settings, parse_config_tex
 from ..state import STATE, Snapshot, build_snapshot
 from ..transformers.descriptions import describe_transformer
 from . import admin_files, admin_health, admin_logs
+from .json_body import read_body
 
 routes = web.RouteTableDef()
 log = structlog.get_logger("ccr_aio.admin")
@@ -162,8 +163,8 @@ async def read_config_body(request: web.Request) -> dict[str, Any]:
     if request.content_type not in CONFIG_TYPES:
         raise ApiError(415, f"Content-Type must be application/json (or application/json5), got "
                             f"{request.content_type!r}"[:200])
+    raw = await read_body(request)  # within the body budget, like every request body
     if request.content_type != "application/json5":
-        raw = await request.read()
         # A message body may carry a lone surrogate (it is mended); a config must not be
         # changed behind the user's back, and UTF-8 cannot store one: refuse it.
         if has_lone_surrogate_escape(raw):
@@ -171,7 +172,7 @@ async def read_config_body(request: web.Request) -> dict[str, Any]:
                                 "(half of a UTF-16 pair), which a UTF-8 file cannot store")
         return parse_json_body(raw)
     try:
-        text = (await request.read()).decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "Invalid JSON5 in request body: not UTF-8") from None
     if not text.strip():

@@ -14,6 +14,7 @@ from ..jsonutil import dumps
 from ..logs import get_app_logger
 from ..middlewares import REQUEST_ID
 from ..pipeline.exchange import exchange, passthrough_usage
+from ..pipeline.sse import whole_anthropic_events
 from ..pipeline.sse_writer import SseWriter
 from ..routing.prompt import rewrite_system_prompt
 from ..routing.router import Route, decide
@@ -22,7 +23,7 @@ from ..routing.tokens import TOKENS
 from ..shapes.anthropic import AnthropicRequest
 from ..state import STATE, Snapshot
 from ..transformers.base import Context
-from .json_body import parse_json_object, read_json_object
+from .json_body import read_json_body, read_json_object
 
 routes = web.RouteTableDef()
 
@@ -30,10 +31,9 @@ routes = web.RouteTableDef()
 @routes.post("/v1/messages")
 async def create_message(request: web.Request) -> web.StreamResponse:
     snapshot = request.app[STATE].current
-    raw = await request.read()
-    body = parse_json_object(raw)
+    body, size = await read_json_body(request)
     validate_messages_request(body)
-    route = await decide(body, request.headers, snapshot.routing, request.app[SESSIONS], request.app[TOKENS], len(raw))
+    route = await decide(body, request.headers, snapshot.routing, request.app[SESSIONS], request.app[TOKENS], size)
     rewrite_system_prompt(body, snapshot.system_prompt)
     ctx = Context(
         request_id=request[REQUEST_ID],
@@ -69,7 +69,7 @@ async def forward(
     async with exchange(request, snapshot.upstreams, route, body, ctx, before_read, ping) as answer:
         if answer.bypass:
             if answer.is_sse and writer:
-                return await writer.send(answer.raw, raw=True)
+                return await writer.send(whole_anthropic_events(answer.raw, answer.route.label, answer.max_line), raw=True)
             data = await answer.body()
             sessions.record_usage(ctx.session, passthrough_usage(data))
             return web.Response(body=data, status=answer.upstream.status, content_type=answer.upstream.content_type)

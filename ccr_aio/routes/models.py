@@ -1,5 +1,12 @@
 """GET /v1/models: the configured `provider,model` pairs in Anthropic's model-list format.
-Claude Code ≥ 2.1.126 asks the gateway for them to fill its `/model` picker."""
+
+Claude Code asks for them to fill its `/model` picker (with
+`CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY=1`), but keeps only ids that contain "claude" or
+"anthropic": Claude Code (its User-Agent says so) therefore gets picker ids
+(`ccr-claude/provider,model`, and `ccr-claude/<scenario>` for each Router entry that is set; see
+`routing/model_ids.py`), with the context window in the description. Other clients get the
+plain pairs.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +15,62 @@ from typing import Any
 
 from aiohttp import web
 
+from ..config import ROUTER_SCENARIOS, ModelCapabilities
 from ..errors import ApiError
+from ..routing.model_ids import picker_id, read_picker_id
 from ..state import STATE, Snapshot
 
 routes = web.RouteTableDef()
 DEFAULT_LIMIT, MAX_LIMIT = 20, 1000
 
 
-def model_entries(snapshot: Snapshot) -> list[dict[str, Any]]:
+CLAUDE_CODE_AGENTS = ("claude-code/", "claude-cli/")
+
+
+def is_claude_code(request: web.Request) -> bool:
+    return request.headers.get("User-Agent", "").lower().startswith(CLAUDE_CODE_AGENTS)
+
+
+def model_entries(snapshot: Snapshot, for_picker: bool = False) -> list[dict[str, Any]]:
     try:
         stamp = snapshot.settings.config_path.stat().st_mtime
     except OSError:
         stamp = 0.0
     created = datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return [
-        {"type": "model", "id": f"{p.name},{m}", "display_name": f"{m} ({p.name})", "created_at": created}
-        for p in snapshot.providers.values()
-        for m in p.models
-    ]
+    if not for_picker:
+        return [
+            {"type": "model", "id": f"{p.name},{m}", "display_name": f"{m} ({p.name})", "created_at": created}
+            for p in snapshot.providers.values()
+            for m in p.models
+        ]
+    entries = []
+    router = snapshot.settings.config.router
+    for scenario in ROUTER_SCENARIOS:
+        pair = router.pair(scenario)
+        if pair:
+            about = f"follows Router.{scenario} in the config"
+            entries.append(_picker_entry(scenario, f"Router {scenario}: {pair}", about, snapshot, pair, created))
+    for provider in snapshot.providers.values():
+        for model in provider.models:
+            pair = f"{provider.name},{model}"
+            entries.append(_picker_entry(pair, f"{model} ({provider.name})", pair, snapshot, pair, created))
+    return entries
+
+
+def _picker_entry(target: str, name: str, about: str, snapshot: Snapshot, pair: str, created: str) -> dict[str, Any]:
+    provider, _, model = pair.partition(",")
+    found = snapshot.providers.get(provider.strip().lower())
+    known = found.capabilities(model.strip()) if found else ModelCapabilities()
+    limits = [f"{_tokens(known.context_window)} context"] if known.context_window else []
+    limits += [f"{_tokens(known.max_output_tokens)} output"] if known.max_output_tokens else []
+    return {"type": "model", "id": picker_id(target), "display_name": name,
+            "description": " · ".join([about, *limits]), "created_at": created}
+
+
+def _tokens(count: int) -> str:
+    if count >= 1_000_000:
+        return f"{count / 1_000_000:.3g}M"
+    return f"{round(count / 1000)}k" if count >= 1000 else str(count)
 
 
 def _limit(value: str | None) -> int:
@@ -42,7 +87,7 @@ def _limit(value: str | None) -> int:
 
 @routes.get("/v1/models")
 async def list_models(request: web.Request) -> web.Response:
-    entries = model_entries(request.app[STATE].current)
+    entries = model_entries(request.app[STATE].current, for_picker=is_claude_code(request))
     ids = [e["id"] for e in entries]
     limit = _limit(request.query.get("limit"))
     after, before = request.query.get("after_id"), request.query.get("before_id")
@@ -68,7 +113,8 @@ async def list_models(request: web.Request) -> web.Response:
 @routes.get("/v1/models/{model_id}")
 async def get_model(request: web.Request) -> web.Response:
     wanted = request.match_info["model_id"].lower()
-    for entry in model_entries(request.app[STATE].current):
+    picker = read_picker_id(wanted) is not None
+    for entry in model_entries(request.app[STATE].current, for_picker=picker):
         if entry["id"].lower() == wanted:
             return web.json_response(entry)
     raise ApiError(404, f"Model '{request.match_info['model_id']}' not found")

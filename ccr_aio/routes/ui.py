@@ -69,10 +69,11 @@ SETTING_FIELDS = (
 ROUTER_ROWS = (  # (key, label, when it is used) — rendered server-side, filled by the JS
     ("default", "Default", "every request no other rule picks"),
     ("background", "Background", "requests for a claude…haiku model (Claude Code's background tasks)"),
-    ("think", "Think", "requests with thinking enabled (plan mode)"),
+    ("think", "Think", "turns where the user asked for deeper thinking (ultrathink, a raised /effort)"),
     ("longContext", "Long context", "requests over the long-context threshold"),
     ("webSearch", "Web search", "requests that carry a web_search tool"),
     ("image", "Image", "requests with images (the image agent)"),
+    ("subagent", "Subagent", "Claude Code subagents (Agent tool) without a <CCR-SUBAGENT-MODEL> tag"),
 )
 
 

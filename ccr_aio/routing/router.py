@@ -1,7 +1,9 @@
 """Decide `provider,model` for a request, in Claude Code Router's precedence:
 
-custom router → explicit `provider,model` → image → long context → subagent tag →
-background (claude + haiku) → web search → think → default.
+custom router → explicit `provider,model` (or a `/model` picker id) → image → long context →
+subagent tag → Router.subagent (any other subagent request) → background (claude + haiku) →
+web search → think (the user asked for deeper thinking; `Router.thinkWhen: "thinking"`: any
+request with thinking on, CCR's rule) → default.
 
 The per-project / per-session Router (if any) is laid over the global one first. Token
 counting is skipped when no rule needs it, or when the body is too small for any rule to fire.
@@ -18,12 +20,14 @@ from typing import Any, Literal
 
 import structlog
 
-from ..config import RouterConfig, RouterScenario
+from ..config import ROUTER_SCENARIOS, RouterConfig, RouterScenario
 from ..errors import ApiError
 from ..providers import Provider, find
 from .custom import CustomRouter, call_custom_router
+from .model_ids import read_picker_id
 from .prompt import last_user_message_has_images, take_subagent_tag
 from .sessions import Sessions, session_id
+from .signals import asked_for_thinking, has_thinking, is_subagent
 from .tokens import TokenCounter
 
 log = structlog.get_logger("ccr_aio.routing")
@@ -76,9 +80,8 @@ def _bare_model(providers: Mapping[str, Provider], model: str) -> str | None:
     return None
 
 
-def _wants_thinking(body: Mapping[str, Any]) -> bool:
-    thinking = body.get("thinking")
-    return bool(thinking) and not (isinstance(thinking, dict) and thinking.get("type") == "disabled")
+def _wants_think(body: Mapping[str, Any], router: RouterConfig) -> bool:
+    return has_thinking(body) if router.think_rule == "thinking" else asked_for_thinking(body)
 
 
 def _has_web_search(body: Mapping[str, Any]) -> bool:
@@ -95,10 +98,16 @@ def builtin_choice(
     previous_tokens: int | None,
     subagent: str | None,
     force_image_agent: bool = False,
+    headers: Mapping[str, str] | None = None,
 ) -> tuple[Scenario, str | None]:
     """(scenario, "provider,model") by the built-in rules; the pair is None when unset."""
     requested = body.get("model")
     model = requested if isinstance(requested, str) else ""
+    picked = read_picker_id(model)
+    if picked is not None:  # chosen in Claude Code's /model picker: exactly that
+        if picked.scenario is not None:
+            return picked.scenario, router.pair(picked.scenario)
+        return "explicit", picked.pair
     if "," in model:
         return "explicit", model
     if router.image and not force_image_agent and last_user_message_has_images(body):
@@ -110,12 +119,14 @@ def builtin_choice(
             return "longContext", router.long_context
     if subagent:
         return "subagent", subagent
+    if router.subagent and is_subagent(body, headers or {}):
+        return "subagent", router.subagent
     lowered = model.lower()
     if router.background and "claude" in lowered and "haiku" in lowered:
         return "background", router.background
     if router.web_search and _has_web_search(body):
         return "webSearch", router.web_search
-    if router.think and _wants_thinking(body):
+    if router.think and _wants_think(body, router):
         return "think", router.think
     return "default", router.default
 
@@ -153,7 +164,7 @@ async def decide(
     previous = sessions.usage.get(session) if session else None
     custom = routing.custom
     token_count = await _token_count(body, body_size, router, previous, tokens, needed=custom is not None)
-    scenario, pair = builtin_choice(body, router, token_count, previous, subagent, routing.force_image_agent)
+    scenario, pair = builtin_choice(body, router, token_count, previous, subagent, routing.force_image_agent, headers)
     if scenario == "default" and isinstance(body.get("model"), str):
         pair = _bare_model(routing.providers, body["model"]) or pair
         scenario = "model" if pair != router.default else scenario
@@ -167,6 +178,7 @@ async def decide(
             except ApiError as exc:
                 log.error("custom_router_unknown_model", model=chosen, error=exc.message)
     if not isinstance(pair, str) or not pair:
-        raise ApiError(400, f"No route for this request ({scenario}): set Router.default to 'provider,model'")
+        key = scenario if scenario in ROUTER_SCENARIOS else "default"
+        raise ApiError(400, f"No route for this request ({scenario}): set Router.{key} to 'provider,model'")
     provider, model = resolve(routing.providers, pair, scenario)
     return Route(provider, model, scenario, token_count, session, project)

@@ -87,6 +87,10 @@ class ThinkingParam(TypedDict, total=False):
     budget_tokens: int
 
 
+class OutputConfig(TypedDict, total=False):
+    effort: str  # "low" | "medium" | "high" | "xhigh" | "max": what `/effort` sets
+
+
 class AnthropicRequest(TypedDict, total=False):
     """The body of `POST /v1/messages` (the server checks only `model` and `messages`)."""
 
@@ -102,6 +106,7 @@ class AnthropicRequest(TypedDict, total=False):
     tools: list[ToolParam]
     tool_choice: ToolChoiceParam
     thinking: ThinkingParam
+    output_config: OutputConfig
     metadata: dict[str, Any]
 
 

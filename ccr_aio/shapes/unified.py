@@ -22,7 +22,8 @@ from .anthropic import CacheControl
 ProviderBody = Mapping[str, Any]  # a JSON object in a provider's own format
 ProviderChunk = Mapping[str, Any]  # one parsed `data:` event of a provider's stream
 
-Effort = Literal["none", "minimal", "low", "medium", "high"]
+# OpenAI's levels, and Claude Code's `output_config.effort` above high (xhigh, max).
+Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 
 
 class ImageUrl(TypedDict, total=False):

@@ -102,6 +102,10 @@ class Transformer:
     # True when this transformer reads the Gemini thought signatures that unified tool calls
     # carry in `extra_content` (shared/tool_signatures.py); otherwise the chain strips them.
     reads_tool_signatures: ClassVar[bool] = False
+    # True when this transformer turns the unified `reasoning` into the provider's own knob (or
+    # removes it). A chain without one sends no `reasoning`: OpenAI's `reasoning_effort` when the
+    # model is known to reason, else nothing (see `pipeline/chain.py`).
+    handles_reasoning: ClassVar[bool] = False
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.options: dict[str, Any] = dict(options or {})

@@ -3,7 +3,8 @@
 Used when the client asked for JSON but the upstream streamed anyway. Follows the same rules
 as the stream converter's fixes: every chunk is processed until EOF (B1), the last non-empty
 usage wins wherever it appears (B2), and duplicate tool-call entries for one index
-concatenate their arguments (B6).
+concatenate their arguments (B6). A stream that ends without any finish_reason was cut short:
+it is an error, never a complete-looking answer.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ...shapes.unified import (
 )
 from ..shared.chunks import new_completion
 from ..shared.tool_signatures import signature_of, with_signature
-from .mappings import upstream_error_status
+from .mappings import ended_early, upstream_error_status
 
 
 class _ToolCall:
@@ -131,13 +132,12 @@ class _Fold:
             message["thinking"] = thinking
         if self.annotations:
             message["annotations"] = self.annotations
-        finish = self.finish_reason or ("tool_calls" if self.tools else "stop")
         return new_completion(
             self.id or f"chatcmpl-{int(time.time() * 1000)}",
             self.created or int(time.time()),
             self.model,
             message,
-            finish,
+            self.finish_reason,
             self.usage,
         )
 
@@ -149,14 +149,17 @@ def _error_message(error: Any) -> str:
     return error if isinstance(error, str) else dumps(error)
 
 
-async def aggregate_chunks(chunks: AsyncIterator[UnifiedChunk]) -> UnifiedCompletion:
+async def aggregate_chunks(chunks: AsyncIterator[UnifiedChunk], provider: str = "") -> UnifiedCompletion:
     """Fold unified stream chunks into one non-streaming unified chat.completion.
 
     An error chunk raises ApiError with the upstream's message and the status it stands for
-    (500 when it names none): a JSON client cannot be given a half answer.
+    (500 when it names none), and a stream without a finish_reason ApiError(502) naming
+    `provider`: a JSON client cannot be given a half answer.
     """
     fold = _Fold()
     async for chunk in chunks:
         if isinstance(chunk, dict):
             fold.add(chunk)
+    if fold.finish_reason is None:
+        raise ApiError(502, ended_early(provider))
     return fold.result()

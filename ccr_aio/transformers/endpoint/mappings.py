@@ -71,3 +71,10 @@ def anthropic_usage(usage: Usage | None) -> AnthropicUsage:
     if created:
         result["cache_creation_input_tokens"] = created
     return result
+
+
+def ended_early(provider: str = "", model: str = "") -> str:
+    """What the client is told when a provider's stream ends without saying the answer is
+    finished (no finish_reason): a cut answer must never be passed off as a complete one."""
+    who = f"Provider {provider},{model}" if provider and model else f"Provider {provider}" if provider else "The provider"
+    return f"{who} ended the stream before the answer was finished (no finish reason): the answer is incomplete"

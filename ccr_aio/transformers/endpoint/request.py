@@ -13,6 +13,7 @@ from typing import Any
 
 from ...shapes.anthropic import AnthropicRequest, ToolChoiceParam, ToolParam
 from ...shapes.unified import Effort, FunctionSpec, Reasoning, ToolChoice, UnifiedMessage, UnifiedRequest, UnifiedTool
+from ..shared.effort import as_effort
 from .content import convert_messages, system_message
 
 _COPIED = ("model", "max_tokens", "temperature", "top_p", "top_k")
@@ -52,7 +53,7 @@ def anthropic_to_unified(body: AnthropicRequest) -> UnifiedRequest:
         if choice.get("disable_parallel_tool_use"):
             result["parallel_tool_calls"] = False
 
-    reasoning = convert_thinking(body.get("thinking"))
+    reasoning = convert_thinking(body.get("thinking"), body.get("output_config"))
     if reasoning is not None:
         result["reasoning"] = reasoning
     return result
@@ -99,15 +100,20 @@ def effort_for_budget(budget: int) -> Effort:
     return "high"
 
 
-def convert_thinking(thinking: Any) -> Reasoning | None:
-    """[FIX] disabled -> no reasoning at all, so downstream never turns it back on."""
+def convert_thinking(thinking: Any, output_config: Any = None) -> Reasoning | None:
+    """[FIX] disabled -> no reasoning at all, so downstream never turns it back on. The effort
+    is the client's `output_config.effort` (low/medium/high/xhigh/max: what `/effort` sets),
+    else the budget's level, else medium."""
     if not isinstance(thinking, dict):
         return None
     kind = thinking.get("type")
     if kind == "disabled":
         return None
+    asked = output_config.get("effort") if isinstance(output_config, dict) else None
+    effort = as_effort(asked.lower()) if isinstance(asked, str) else None
+    effort = None if effort == "none" else effort  # not one of Claude Code's levels
     budget = thinking.get("budget_tokens")
     if kind == "enabled" and isinstance(budget, int) and not isinstance(budget, bool):
-        return {"effort": effort_for_budget(budget), "enabled": True, "max_tokens": budget}
+        return {"effort": effort or effort_for_budget(budget), "enabled": True, "max_tokens": budget}
     # adaptive, enabled without a budget, and types newer than this code.
-    return {"effort": "medium", "enabled": True}
+    return {"effort": effort or "medium", "enabled": True}

@@ -4,7 +4,7 @@ the reference's known bugs fixed.
 One block is open at a time and it has a kind (text / thinking / tool_use); a delta of another
 kind closes it and opens a new block. Claude Code drops thinking that is not signed and trusts
 message_stop to mean "complete", so every thinking block is signed (synthesized when the
-upstream gives no signature), and message_stop is sent only at a clean end of input.
+upstream gives no signature), and message_stop is sent only at a clean end of input that followed a finish_reason.
 
 Tool calls open their block once their name is known (B9). Only one tool streams live; a tool
 that starts while another is still receiving arguments is buffered and opened, with all of its
@@ -22,14 +22,15 @@ from typing import Any, Literal
 
 import structlog
 
-from ...errors import error_type_for
+from ...errors import ApiError, error_type_for
 from ...jsonutil import dumps, loads
 from ...shapes.anthropic import AnthropicEvent, BlockDelta, BlockKind, ContentBlock, ErrorDetail, WebSearchResult
 from ...shapes.unified import Annotation, Thinking, ToolCall, UnifiedChunk, UrlCitation, Usage
 from ..base import Context
 from ..shared.chunks import closing
+from ..shared.json_whole import ObjectEnd
 from ..shared.tool_signatures import id_with_signature, signature_of
-from .mappings import anthropic_usage, map_stop_reason, upstream_error_status
+from .mappings import anthropic_usage, ended_early, map_stop_reason, upstream_error_status
 
 log = structlog.get_logger("ccr_aio.anthropic_stream")
 
@@ -38,7 +39,7 @@ ToolState = Literal["pending", "open", "closed"]
 
 
 class _Tool:
-    __slots__ = ("key", "id", "name", "signature", "args", "done_hint", "state")
+    __slots__ = ("key", "id", "name", "signature", "args", "end", "state")
 
     def __init__(self, key: ToolKey) -> None:
         self.key = key
@@ -46,23 +47,15 @@ class _Tool:
         self.name: str | None = None
         self.signature: str | None = None  # a Gemini thought signature, carried in the id
         self.args: list[str] = []
-        self.done_hint = False  # last non-blank argument character is "}": worth a JSON check
+        self.end = ObjectEnd()  # whether the arguments so far are one whole JSON object
         self.state: ToolState = "pending"  # -> "open" -> "closed"
 
     def add_args(self, fragment: str) -> None:
         self.args.append(fragment)
-        stripped = fragment.rstrip()
-        if stripped:
-            self.done_hint = stripped[-1] == "}"
+        self.end.feed(fragment)
 
     def args_complete(self) -> bool:
-        if not self.done_hint:
-            return False
-        try:
-            loads("".join(self.args))
-        except ValueError:
-            return False
-        return True
+        return self.end.whole(lambda: "".join(self.args), loads)
 
 
 class _Converter:
@@ -268,8 +261,15 @@ class _Converter:
         self.out.append({"type": "error", "error": _error_body(error)})
 
     def end(self) -> None:
-        if not self.started:
-            self.start_message(None)
+        """A clean end of input. Without a finish_reason it is a cut answer (a proxy or the
+        provider closed the stream early): it ends in an error, never in message_stop, and
+        when nothing at all arrived the client gets an HTTP error instead of a stream."""
+        if self.finish is None:
+            message = ended_early(self.ctx.provider, self.ctx.model)
+            if not self.started:
+                raise ApiError(502, message)
+            self.error({"type": "api_error", "message": message})
+            return
         self.close()  # nothing more can arrive for the live tool
         for handle, value in self.deferred:
             handle(value)
@@ -301,8 +301,9 @@ def _error_body(error: Any) -> ErrorDetail:
 async def unified_to_anthropic_stream(
     chunks: AsyncIterator[UnifiedChunk], ctx: Context
 ) -> AsyncIterator[AnthropicEvent]:
-    """Yield Anthropic event dicts for unified chunks. An upstream error chunk ends the stream
-    with an `error` event and no message_stop; an exception from `chunks` propagates as is."""
+    """Yield Anthropic event dicts for unified chunks. An upstream error chunk, or an end of
+    input without a finish_reason, ends the stream with an `error` event and no message_stop;
+    an exception from `chunks` propagates as is."""
     conv = _Converter(ctx)
     async with closing(chunks):
         async for chunk in chunks:

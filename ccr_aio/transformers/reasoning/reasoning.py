@@ -1,7 +1,7 @@
 """`reasoning`: generic `reasoning_content` providers, Qwen/DashScope style.
 
-Option `enable` (default true). Request: the Qwen switches `thinking` / `enable_thinking`, and
-earlier turns' reasoning replayed as `reasoning_content`. Response (when enabled): reasoning
+Option `enable` (default true). Request: the Qwen switches `thinking` / `enable_thinking` (off
+for effort low), and earlier turns' reasoning replayed as `reasoning_content`. Response (when enabled): reasoning
 becomes signed thinking; the signature chunk never repeats the tool calls that ended the
 reasoning (the reference duplicated their arguments).
 """
@@ -13,6 +13,7 @@ from typing import Any
 
 from ...shapes.unified import ProviderBody, UnifiedChunk, UnifiedCompletion, UnifiedRequest
 from ..base import Context, ProviderInfo, Transformer, builtin
+from ..shared.effort import effort_of
 from .thinking import (
     ReasoningFields,
     message_reasoning,
@@ -25,9 +26,16 @@ from .thinking import (
 FIELDS = ReasoningFields(keys=("reasoning_content", "reasoning"))
 
 
+def _lowest(reasoning: Any) -> bool:
+    """Qwen's knob is a switch: the lowest effort (without a budget of its own) is no thinking."""
+    effort = effort_of(reasoning)
+    return effort == "none" or (effort == "low" and not reasoning.get("max_tokens"))
+
+
 @builtin
 class Reasoning(Transformer):
     name = "reasoning"
+    handles_reasoning = True
 
     @property
     def enabled(self) -> bool:
@@ -35,7 +43,7 @@ class Reasoning(Transformer):
 
     async def request_in(self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context) -> ProviderBody:
         body: dict[str, Any] = dict(request)  # gains the provider's own switches
-        if not self.enabled:
+        if not self.enabled or _lowest(body.get("reasoning")):
             body["thinking"] = {"type": "disabled", "budget_tokens": -1}
             body["enable_thinking"] = False
         elif isinstance(request.get("reasoning"), dict):

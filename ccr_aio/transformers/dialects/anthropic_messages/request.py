@@ -20,7 +20,7 @@ from ...shared.json_args import parse_arguments
 ANTHROPIC_VERSION = "vertex-2023-10-16"
 DEFAULT_MAX_TOKENS = 4096
 MIN_THINKING_BUDGET = 1024  # Anthropic's minimum budget_tokens
-_EFFORT_BUDGET = {"minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
+_EFFORT_BUDGET = {"minimal": 1024, "low": 1024, "medium": 8192, "high": 24576, "xhigh": 32768, "max": 65536}
 _BAD_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
 
 

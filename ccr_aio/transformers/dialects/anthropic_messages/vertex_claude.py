@@ -25,6 +25,7 @@ from .response import (
 @builtin
 class VertexClaude(Transformer):
     name = "vertex-claude"
+    handles_reasoning = True
     keeps_cache_control = True  # Anthropic models honour it
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:

@@ -33,6 +33,7 @@ def gemini_url(base: str, model: str, stream: bool) -> str:
 @builtin
 class Gemini(Transformer):
     name = "gemini"
+    handles_reasoning = True
     reads_tool_signatures = True
 
     async def request_in(

@@ -21,6 +21,7 @@ from typing import Any
 
 from ....jsonutil import dumps
 from ....shapes.unified import ToolCall, UnifiedMessage, UnifiedRequest
+from ...shared.effort import at_least, capped_effort
 from ...shared.json_args import parse_arguments
 from ...shared.signatures import tag, untag
 from ...shared.tool_signatures import signature_of
@@ -32,6 +33,7 @@ _GEMINI_VERSION = re.compile(r"gemini-(\d+)")
 # Documented ranges of thinkingBudget.
 _PRO_BUDGET = (128, 32768)
 _OTHER_BUDGET = (0, 24576)
+_EFFORT_BUDGET = {"low": 1024, "high": 24576}  # thinkingBudget for an effort without a budget
 # Current Gemini models emit at most 65,536 tokens and Vertex rejects larger values (Claude Code
 # asks for up to 128k); the `max_output_tokens` option changes the cap.
 MAX_OUTPUT_TOKENS = 65536
@@ -275,10 +277,14 @@ def _thinking_config(reasoning: Any, model: str) -> dict[str, Any] | None:
     lowered = model.lower()
     if is_gemini3(lowered):
         # Gemini 3 Pro knows only low/high; the Flash models also take minimal/medium.
-        config["thinkingLevel"] = "high" if effort == "medium" and "pro" in lowered else effort
+        level = capped_effort(effort) or effort
+        config["thinkingLevel"] = "high" if level == "medium" and "pro" in lowered else level
         return config
+    low, high = _PRO_BUDGET if "pro" in lowered else _OTHER_BUDGET
     budget = reasoning.get("max_tokens")
-    if isinstance(budget, int) and not isinstance(budget, bool):
-        low, high = _PRO_BUDGET if "pro" in lowered else _OTHER_BUDGET
+    if not isinstance(budget, int) or isinstance(budget, bool):
+        # medium: the model's own dynamic budget; xhigh and max: the most it takes.
+        budget = high if at_least(effort, "xhigh") else _EFFORT_BUDGET.get(effort)
+    if budget is not None:
         config["thinkingBudget"] = min(max(budget, low), high)
     return config

@@ -22,6 +22,7 @@ from .response import gemini_json_to_unified, gemini_stream_to_unified
 @builtin
 class VertexGemini(Transformer):
     name = "vertex-gemini"
+    handles_reasoning = True
     reads_tool_signatures = True
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:

@@ -17,6 +17,7 @@ from ...reasoning.thinking import replay_reasoning
 @builtin
 class Cerebras(Transformer):
     name = "cerebras"
+    handles_reasoning = True
 
     async def request_in(
         self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context

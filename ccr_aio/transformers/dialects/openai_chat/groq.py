@@ -45,6 +45,7 @@ def clean_tool(tool: Any) -> Any:
 @builtin
 class Groq(Transformer):
     name = "groq"
+    handles_reasoning = True
 
     async def request_in(self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context) -> ProviderBody:
         request = request.copy()

@@ -19,12 +19,14 @@ from ....shapes.unified import ProviderBody, UnifiedChunk, UnifiedCompletion, Un
 from ...base import Context, ProviderInfo, Transformer
 from ...reasoning.thinking import ReasoningFields, ReasoningStream, message_reasoning, with_delta
 from ...shared import signatures
+from ...shared.effort import capped_effort, effort_of
 from ...shared.parts import clean_messages
 from ...shared.tool_ids import ToolIds
 
 
 class OpenRouterLike(Transformer):
     keeps_cache_control = True  # passed to Claude models, stripped for the others
+    handles_reasoning = True  # the gateway takes `reasoning` as it is
     """Subclasses set `name`; it is also the provenance tag of relayed signatures."""
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
@@ -33,6 +35,9 @@ class OpenRouterLike(Transformer):
 
     async def request_in(self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context) -> ProviderBody:
         body: dict[str, Any] = dict(request)
+        effort = effort_of(body.get("reasoning"))
+        if effort not in (None, "none"):  # the gateway's levels stop at high
+            body["reasoning"] = {**body["reasoning"], "effort": capped_effort(effort)}
         claude = "claude" in str(body.get("model") or "").lower()
         if isinstance(body.get("messages"), list):
             messages = clean_messages(body["messages"], strip_cache=not claude)

@@ -22,6 +22,7 @@ from .stream import responses_to_unified_stream
 @builtin
 class OpenAIResponses(Transformer):
     name = "openai-responses"
+    handles_reasoning = True
 
     async def request_in(self, request: UnifiedRequest, provider: ProviderInfo, ctx: Context) -> ProviderBody:
         return unified_to_responses(request, provider.name, bool(self.options.get("parallel_tool_calls")))

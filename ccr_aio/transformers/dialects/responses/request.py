@@ -11,6 +11,7 @@ from typing import Any
 
 from ....jsonutil import dumps
 from ....shapes.unified import UnifiedRequest
+from ...shared.effort import capped_effort, effort_of
 from .common import encrypted_reasoning
 
 # Chat-only keys the Responses API rejects, and keys rebuilt below. `temperature` is dropped as
@@ -60,11 +61,17 @@ def unified_to_responses(body: UnifiedRequest, provider: str, parallel_tool_call
 
 
 def convert_reasoning(reasoning: Any) -> dict[str, Any] | None:
-    """`{effort, enabled, max_tokens}` -> `{effort, summary:"detailed"}`; [FIX] none when disabled."""
+    """`{effort, enabled, max_tokens}` -> `{effort, summary:"detailed"}`; [FIX] none when disabled.
+    The API takes low/medium/high: xhigh and max ask for its most, `high`."""
     if not isinstance(reasoning, dict) or reasoning.get("enabled") is False:
         return None
     result: dict[str, Any] = {}
-    if reasoning.get("effort"):
+    effort = effort_of(reasoning)
+    if effort == "none":
+        result["effort"] = "none"
+    elif effort is not None:
+        result["effort"] = capped_effort(effort)
+    elif reasoning.get("effort"):
         result["effort"] = reasoning["effort"]
     result["summary"] = "detailed"
     return result
