@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("__init__", "jsonutil", "errors", "private_files", "shapes"),  # leaves; shapes: TypedDicts of the JSON that flows
     ("resilience", "records", "inputs"),  # retry rules and key pools; request records, usage, metrics; input checks
     ("settings", "config", "config_store"),  # the configuration and its file
-    ("logs", "google_auth", "presets"),  # services set up from the settings; preset bundles
+    ("logs", "google_auth", "presets", "config_mask"),  # services set up from the settings; preset bundles; keys masked for the API
     ("transformers.base",),  # the transformer interface and registry
     ("transformers.shared",),
     ("transformers.endpoint", "transformers.params", "transformers.reasoning", "transformers.tools"),
