@@ -79,23 +79,23 @@ async def test_settings_form_saves_options_and_fallback_and_shows_problems_by_th
 
 
 async def test_a_fallback_problem_shows_on_its_scenario(open_ui, fake):
-    config = base_config(fake)
+    config = two_providers(fake)
+    config["fallback"] = {"think": ["envkeyed,e1"]}
     ui = await open_ui(config)
     page = ui.page
-    await ui.tab("Raw config")
-    config = json.loads(await page.get_by_label("Config (JSON)").input_value())
-    config["fallback"] = {"think": ["nobody,nothing"]}
-    await page.get_by_label("Config (JSON)").fill(json.dumps(config))
-    await page.get_by_role("button", name="Save raw config").click()
-    await expect(page.locator("#raw-error")).to_contain_text("fallback")
-    # The same draft through the forms: the problem is put on the think list.
-    await page.get_by_role("button", name="Reset to the draft").click()
+    # Deleting the provider leaves the think list naming nothing: the save is refused and the
+    # problem is shown on that list, not only in the notice.
+    await confirm(page, True, page.get_by_role("button", name="Delete provider envkeyed"))
+    await page.get_by_role("button", name="Save", exact=True).click()
     await ui.tab("Settings")
-    pick = page.locator('.fallback-card[data-scenario="think"]')
-    await pick.get_by_label("Model to add to the think fallback").select_option("fake,fake-model")
-    await pick.get_by_role("button", name="Add to think fallback").click()
+    think = page.locator('.fallback-card[data-scenario="think"]')
+    await expect(think.locator("[data-problem-for]")).to_contain_text("fallback.think[0]")
+    await expect(page.locator('.fallback-card[data-scenario="default"] [data-problem-for]')).to_be_empty()
+    await shot(page, "settings-fallback-problem")
+    await think.get_by_role("button", name="Remove envkeyed,e1 from think").click()
     await ui.save()
-    assert ui.saved_config()["fallback"] == {"think": ["fake,fake-model"]}
+    assert "fallback" not in ui.saved_config()
+    assert [p["name"] for p in ui.saved_config()["Providers"]] == ["fake"]
 
 
 # ---------------------------------------------------------------- Presets
