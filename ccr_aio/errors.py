@@ -39,6 +39,8 @@ class ApiError(Exception):
         self.error_type = error_type or error_type_for(status)
         # Response headers for the client (a provider's retry-after), set by the error middleware.
         self.headers: dict[str, str] = dict(headers) if headers else {}
+        # More fields for the body's `error` object (a refused save's `problems` with their paths).
+        self.details: dict[str, object] = {}
 
     def body(self) -> ErrorEvent:
         return error_body(self.status, self.message, self.error_type)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -43,7 +44,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except ApiError as exc:
         _log_failure(request, exc.status, exc.message)
-        response = _json_error(exc.status, exc.message, exc.error_type)
+        body: dict[str, Any] = dict(exc.body())
+        body["error"] = {**exc.body()["error"], **exc.details}
+        response = web.json_response(body, status=exc.status)
         response.headers.update(exc.headers)  # a provider's retry-after, for the client to honour
         return response
     except web.HTTPException as exc:

@@ -86,8 +86,27 @@ def parse_config_text(text: str, source: str) -> dict[str, Any]:
     return data
 
 
+_JSON5_WORDS = {"JSON5Value": "a value", "object": "object", "array": "array",
+                "string": "string", "IdentifierName": "a key name"}
+
+
+def _readable_json5_message(message: str) -> str:
+    """pyjson5 names what it expected as Python bytes (`Expected b'JSON5Value'`) and characters
+    as code points (`U+007d`): say both as a person would read them."""
+
+    def word(match: re.Match[str]) -> str:
+        return _JSON5_WORDS.get(match.group(1), match.group(1))
+
+    def char(match: re.Match[str]) -> str:
+        code = int(match.group(1), 16)
+        return repr(chr(code)) if 0x20 <= code < 0x7F else f"U+{code:04X}"
+
+    message = re.sub(r"b'([^']*)'", word, message)
+    return re.sub(r"U\+([0-9a-fA-F]{4,6})", char, message)
+
+
 def _describe_json5_error(text: str, exc: Exception) -> str:
-    message = str(exc.args[0]) if exc.args else str(exc)
+    message = _readable_json5_message(str(exc.args[0]) if exc.args else str(exc))
     match = re.search(r"near (\d+)", message)
     if match:
         pos = min(int(match.group(1)), len(text))

@@ -8,10 +8,11 @@ let pendingKey = null; // the one prompt 401s are waiting on
 let memoryKey = ""; // fallback when localStorage is unavailable
 
 export class ApiError extends Error {
-  constructor(status, message, type = "") {
+  constructor(status, message, type = "", problems = []) {
     super(message);
     this.status = status;
     this.type = type;
+    this.problems = problems; // [{path, message}] of a refused config save
   }
 }
 
@@ -47,14 +48,16 @@ export function onKeyNeeded(prompt) {
 async function errorFrom(response) {
   let message = `HTTP ${response.status} ${response.statusText}`.trim();
   let type = "";
+  let problems = [];
   try {
     const body = await response.json();
     if (body && body.error && typeof body.error.message === "string") {
       message = body.error.message;
       type = body.error.type || "";
+      if (Array.isArray(body.error.problems)) problems = body.error.problems;
     }
   } catch { /* not JSON: keep the status line */ }
-  return new ApiError(response.status, message, type);
+  return new ApiError(response.status, message, type, problems);
 }
 
 async function waitForKey(usedKey, error) {
@@ -68,8 +71,8 @@ async function waitForKey(usedKey, error) {
 }
 
 /**
- * Call the API. opts: {json} (sent as JSON), or {text, contentType}. Resolves with the parsed
- * JSON answer; rejects with ApiError (status 0 when the server cannot be reached).
+ * Call the API. opts: {json} (sent as JSON), {form} (FormData), or {text, contentType}; {blob:
+ * true} answers a Blob (a download). Resolves with the parsed JSON answer; rejects with ApiError (status 0 when the server cannot be reached).
  */
 export async function api(method, path, opts = {}) {
   for (;;) {
@@ -80,6 +83,8 @@ export async function api(method, path, opts = {}) {
     if (opts.json !== undefined) {
       headers["Content-Type"] = "application/json";
       body = JSON.stringify(opts.json);
+    } else if (opts.form !== undefined) {
+      body = opts.form; // FormData: the browser sets the multipart Content-Type
     } else if (opts.text !== undefined) {
       headers["Content-Type"] = opts.contentType || "text/plain";
       body = opts.text;
@@ -90,7 +95,7 @@ export async function api(method, path, opts = {}) {
     } catch {
       throw new ApiError(0, "Cannot reach the server");
     }
-    if (response.ok) return response.json();
+    if (response.ok) return opts.blob ? response.blob() : response.json();
     const error = await errorFrom(response);
     if (response.status !== 401 || !askForKey) throw error;
     await waitForKey(key, error);

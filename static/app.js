@@ -4,8 +4,10 @@ import { hideActivity, initActivity, showActivity } from "./activity.js";
 import { api, forgetKey, healthy, onKeyNeeded, storedKey } from "./api.js";
 import { byId, notify, notifySaved } from "./dom.js";
 import { initLogs, showLogs } from "./logs.js";
+import { initPresets, showPresets } from "./presets.js";
+import { initSettings, showProblems } from "./settings.js";
 import { initProviders } from "./providers.js";
-import { initRaw, showRaw } from "./raw.js";
+import { initRaw, rawEdited, saveRaw, showRaw } from "./raw.js";
 import { initRouter } from "./router.js";
 import { isDirty, onChange, setConfig, state } from "./state.js";
 import { renderTransformers } from "./transformers.js";
@@ -44,7 +46,7 @@ function submitKey(event) {
 
 // ---------------------------------------------------------------- tabs
 
-const TABS = ["providers", "router", "transformers", "activity", "logs", "raw"];
+const TABS = [...document.querySelectorAll("[role=tab][data-tab]")].map((tab) => tab.dataset.tab);
 
 function showTab(name, focus = false) {
   if (!TABS.includes(name)) name = TABS[0];
@@ -61,6 +63,7 @@ function showTab(name, focus = false) {
   if (name === "raw") showRaw();
   if (name === "activity") showActivity();
   else hideActivity();
+  if (name === "presets") showPresets();
 }
 
 function tabKeys(event) {
@@ -109,13 +112,17 @@ function setBusy(value) {
 
 /** POST the draft; the server's answer (with its warnings), or null when it was refused. */
 async function save() {
+  if (rawEdited()) return saveRaw(loadOrReport); // the Raw tab's text is the newest edit
   setBusy(true);
   try {
     let answer;
     try {
       answer = await api("POST", "/api/config", { json: state.config });
     } catch (error) {
-      notify(`Not saved: ${error.message}`, "error");
+      const unplaced = showProblems(error.problems || []);
+      const placed = (error.problems || []).length - unplaced.length;
+      notify(placed ? `Not saved: ${placed} problem(s) are shown next to their fields (Settings).`
+        + (unplaced.length ? ` ${unplaced.map((p) => p.message).join("; ")}` : "") : `Not saved: ${error.message}`, "error");
       return null;
     }
     if (await loadOrReport()) notifySaved(answer);
@@ -183,7 +190,8 @@ function start() {
   byId("discard").addEventListener("click", discard);
   window.addEventListener("beforeunload", (event) => { if (isDirty()) event.preventDefault(); });
 
-  for (const view of [initProviders(), initRouter(), initRaw(loadOrReport)]) onChange(view);
+  for (const view of [initProviders(), initRouter(), initRaw(loadOrReport), initSettings()]) onChange(view);
+  initPresets();
   onChange(renderTransformers);
   onChange(updateSaveBar);
   initLogs();

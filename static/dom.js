@@ -43,6 +43,14 @@ export function notify(message, kind = "info") {
   if (kind === "ok") noticeTimer = setTimeout(() => { box.hidden = true; }, 8000);
 }
 
+/** Hide the notice unless it is an error: a failed action must not sit next to an old success. */
+export function clearNotice() {
+  const box = byId("notice");
+  if (box.classList.contains("error")) return;
+  clearTimeout(noticeTimer);
+  box.hidden = true;
+}
+
 /** `message` plus the server's warnings of a save (Router entries naming nothing, restart needed). */
 export function notifySaved(answer, message = "Config saved.") {
   const warnings = Array.isArray(answer?.warnings) ? answer.warnings : [];

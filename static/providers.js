@@ -3,6 +3,7 @@
 import { chainEditor } from "./chain.js";
 import { byId, clear, el, notify, option } from "./dom.js";
 import { healthCell, initHealth, refreshHealth } from "./health.js";
+import { probeControls } from "./probe.js";
 import { chainEntryText, changed, providersOf, routerOf, state } from "./state.js";
 
 const ENV_REF = /^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$/;
@@ -16,8 +17,10 @@ export function maskKey(key) {
   if (Array.isArray(key)) return key.length ? key.map(maskKey).join(", ") : "(none)";
   if (key === undefined || key === null || key === "") return "(none)";
   if (typeof key !== "string") return "(invalid)";
-  if (ENV_REF.test(key)) return key;
-  return key.length >= 16 ? `••••${key.slice(-4)}` : "••••••";
+  if (ENV_REF.test(key) || key.includes("…")) return key; // a reference, or masked by the server already
+  // The server's rule (config_mask.py): first three and last four characters of a long key.
+  if (key.length >= 12) return `${key.slice(0, 3)}…${key.slice(-4)}`;
+  return key.length >= 8 ? `…${key.slice(-2)}` : "…";
 }
 
 function urlOf(provider) {
@@ -47,20 +50,29 @@ export function renderProviders() {
     remove.setAttribute("aria-label", `Delete provider ${name}`);
     edit.addEventListener("click", () => openForm(index));
     remove.addEventListener("click", () => deleteProvider(index));
-    const models = Array.isArray(provider?.models) ? provider.models.join(", ") : "";
-    rows.append(el("tr", { dataset: { provider: name } },
+    const models = Array.isArray(provider?.models) ? provider.models.filter((m) => typeof m === "string") : [];
+    // Chips; the hidden separators keep the cell's text a readable list.
+    const chips = models.flatMap((m, i) => [i ? el("span", { className: "sep" }, ", ") : null, el("span", { className: "chip" }, m)]);
+    rows.append(el("tr", { dataset: { provider: name, search: `${name} ${models.join(" ")}`.toLowerCase() } },
       el("td", { className: "name" }, name),
       el("td", { className: "url" }, String(urlOf(provider ?? {}))),
       el("td", { className: "key" }, maskKey(provider?.api_key)),
-      el("td", { className: "models" }, models),
+      el("td", { className: "models" }, ...chips),
       el("td", { className: "chains" }, chainsText(provider?.transformer)),
       el("td", { className: "health" }, ...healthCell(name)),
-      el("td", { className: "row-actions" }, edit, " ", remove)));
+      el("td", { className: "row-actions" }, edit, " ", remove, probeControls(name, models))));
   });
+  filterProviders();
   byId("providers-empty").hidden = providers.length > 0;
   byId("providers-table").hidden = providers.length === 0;
   const names = clear(byId("transformer-names"));
   for (const t of state.transformers) names.append(el("option", { value: t.name }));
+}
+
+/** The search box: rows whose name or models contain the text stay visible. */
+function filterProviders() {
+  const needle = byId("provider-search").value.trim().toLowerCase();
+  for (const row of byId("providers-rows").rows) row.hidden = Boolean(needle) && !row.dataset.search.includes(needle);
 }
 
 function formModels() {
@@ -205,12 +217,17 @@ function deleteProvider(index) {
   if (editing !== null) closeForm();
   changed("providers");
   renderProviders();
-  notify(`Provider ${name} deleted. Not saved yet: press Save.`, "info");
+  const used = Object.entries(state.config.Router || {}).filter(([, v]) => typeof v === "string"
+    && v.split(",")[0].trim().toLowerCase() === name.toLowerCase()).map(([k]) => k);
+  if (used.length) notify(`Provider ${name} deleted, but the Router still uses it for: ${used.join(", ")}. `
+    + "Pick other models in the Router tab before saving.", "warn");
+  else notify(`Provider ${name} deleted. Not saved yet: press Save.`, "info");
 }
 
 export function initProviders() {
   initHealth(renderProviders);
   byId("provider-add").addEventListener("click", () => openForm(-1));
+  byId("provider-search").addEventListener("input", filterProviders);
   byId("provider-cancel").addEventListener("click", closeForm);
   byId("provider-form").addEventListener("submit", applyForm);
   byId("pf-models").addEventListener("input", () => chains && refreshModelPick());

@@ -2,15 +2,35 @@
 // sent. With "JSON5" ticked the text goes as application/json5 and the server checks it.
 
 import { api } from "./api.js";
-import { byId, notify, notifySaved } from "./dom.js";
-import { state } from "./state.js";
+import { byId, clearNotice, notify, notifySaved } from "./dom.js";
+import { changed, state } from "./state.js";
 
-let edited = false; // the textarea holds the user's text: do not overwrite it
+// state.rawEdited: the textarea holds the user's text: do not overwrite it, and it counts as
+// an unsaved change (Save saves it; leaving the page warns).
 
-function fill() {
-  byId("raw-text").value = state.config ? JSON.stringify(state.config, null, 2) : "";
+function setEdited(value) {
+  if (state.rawEdited === value) return;
+  state.rawEdited = value;
+  changed("raw");
+}
+
+export const rawEdited = () => state.rawEdited;
+
+function fill(config = state.config) {
+  byId("raw-text").value = config ? JSON.stringify(config, null, 2) : "";
   byId("raw-error").textContent = "";
-  edited = false;
+  setEdited(false);
+}
+
+/** Keys as stored, asked for explicitly (GET /api/config?reveal=1); the draft stays masked. */
+async function reveal() {
+  if (state.rawEdited && !window.confirm("Replace your edits in the box with the saved config, keys shown?")) return;
+  try {
+    fill(await api("GET", "/api/config?reveal=1"));
+    notify("Keys shown in the Raw tab. Reset to the draft hides them again.", "info");
+  } catch (error) {
+    byId("raw-error").textContent = `Cannot show the keys: ${error.message}`;
+  }
 }
 
 /** The text as a config object, or throws with a message that says nothing was saved. */
@@ -28,7 +48,7 @@ function parse(text) {
 }
 
 export function showRaw() {
-  if (!edited) fill();
+  if (!state.rawEdited) fill();
 }
 
 function check() {
@@ -47,7 +67,7 @@ function check() {
 }
 
 /** Save the textarea; `reload` (true when it worked) refreshes the draft, which refills the box. */
-async function save(reload) {
+export async function saveRaw(reload) {
   const text = byId("raw-text").value;
   const error = byId("raw-error");
   let request;
@@ -58,7 +78,8 @@ async function save(reload) {
       request = { json: parse(text) };
     } catch (problem) {
       error.textContent = `${problem.message} Nothing was saved.`;
-      return;
+      clearNotice(); // no stale "saved" / "server is back" next to the error
+      return null;
     }
   }
   let answer;
@@ -66,21 +87,24 @@ async function save(reload) {
     answer = await api("POST", "/api/config", request);
   } catch (problem) {
     error.textContent = `Not saved: ${problem.message}`;
-    return;
+    clearNotice(); // no stale "saved" / "server is back" next to the error
+    return null;
   }
   error.textContent = "";
-  edited = false;
+  setEdited(false);
   if (await reload()) notifySaved(answer); // reload() reports its own failure
+  return answer;
 }
 
 export function initRaw(reload) {
-  byId("raw-text").addEventListener("input", () => { edited = true; });
+  byId("raw-text").addEventListener("input", () => setEdited(true));
+  byId("raw-reveal").addEventListener("click", reveal);
   byId("raw-check").addEventListener("click", check);
-  byId("raw-reset").addEventListener("click", fill);
-  byId("raw-save").addEventListener("click", () => save(reload));
+  byId("raw-reset").addEventListener("click", () => fill());
+  byId("raw-save").addEventListener("click", () => saveRaw(reload));
   // The text (keys included) is only put in the box while the tab is open; showRaw fills it.
   return (source) => {
-    if (source !== "load" || edited) return;
+    if (source !== "load" || state.rawEdited) return;
     if (byId("panel-raw").hidden) byId("raw-text").value = "";
     else fill();
   };

@@ -20,6 +20,9 @@ export function renderRouter() {
     clear(select).append(option("", "(not set)", !value));
     for (const pair of pairs) select.append(option(pair, pair, pair === match));
     if (value && !match) select.append(option(value, `${value} (not a configured model)`, true));
+    // A deleted provider or model: say so next to the picker, before the save refuses nothing.
+    const warning = byId(`route-${select.dataset.route}-warning`);
+    if (warning) warning.textContent = value && !match ? `⚠ ${value} is not a configured model: pick another` : "";
   }
   const threshold = router[THRESHOLD];
   byId(`route-${THRESHOLD}`).value = threshold === undefined || threshold === null ? "" : String(threshold);

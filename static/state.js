@@ -4,7 +4,8 @@
 export const state = {
   config: null, // the draft
   saved: "", // JSON of the config as last loaded from the server
-  transformers: [], // [{name, endpoint}] from /api/transformers
+  transformers: [], // [{name, endpoint, description}] from /api/transformers
+  rawEdited: false, // the Raw tab's box holds text not yet saved
 };
 
 const listeners = [];
@@ -24,7 +25,7 @@ export function setConfig(config) {
   changed("load");
 }
 
-export const isDirty = () => state.config !== null && JSON.stringify(state.config) !== state.saved;
+export const isDirty = () => state.config !== null && (state.rawEdited || JSON.stringify(state.config) !== state.saved);
 
 /** The Providers array of the draft (CCR also accepts the key `providers`); `create` adds one. */
 export function providersOf(config, create = false) {

@@ -8,6 +8,7 @@ export function renderTransformers() {
   for (const t of state.transformers) {
     rows.append(el("tr", { dataset: { transformer: t.name } },
       el("td", { className: "name" }, t.name),
+      el("td", { className: "description" }, t.description || "—"),
       el("td", {}, t.endpoint ? `${t.endpoint} (endpoint)` : "—")));
   }
   const files = clear(byId("plugin-files"));

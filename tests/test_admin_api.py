@@ -239,7 +239,8 @@ async def test_transformers_lists_names_and_endpoint(client):
     by_name = {item["name"]: item["endpoint"] for item in items}
     assert by_name["Anthropic"] == "/v1/messages"
     assert by_name["OpenAI"] is None
-    assert all(set(item) == {"name", "endpoint"} for item in items)
+    assert all(set(item) == {"name", "endpoint", "description"} for item in items)
+    assert all(item["description"] for item in items)  # every built-in says what it does
 
 
 async def test_reload_applies_a_file_changed_on_disk(make_client, fake):

@@ -14,6 +14,7 @@ from multidict import CIMultiDict
 
 from ccr_aio import browser_guard, client_keys
 from ccr_aio.config.hosts import host_name, is_loopback_address, is_loopback_name
+from ccr_aio.config_mask import mask_value
 from ccr_aio.state import STATE
 from tests.conftest import base_config, provider_config
 from tests.raw_http import raw_request
@@ -72,7 +73,7 @@ async def test_a_rebinding_page_cannot_post_messages_either(make_client, fake):
 async def test_loopback_names_and_addresses_pass_at_any_port(make_client, fake, host):
     client = await make_client(base_config(fake))
     response = await raw_request(client.port, "/api/config", host=host.format(port=client.port))
-    assert response.status == 200 and response.json()["Providers"][0]["api_key"] == PROVIDER_KEY
+    assert response.status == 200 and response.json()["Providers"][0]["api_key"] == mask_value(PROVIDER_KEY)
 
 
 async def test_the_configured_host_and_allowed_hosts_pass(make_client, fake):

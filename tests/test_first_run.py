@@ -89,7 +89,7 @@ async def test_saving_providers_without_a_key_closes_the_server_to_the_network_a
     assert any("now listens on 127.0.0.1 only" in w for w in answer["warnings"])  # type: ignore[index]
     assert not any("HOST" in w for w in answer["warnings"])  # type: ignore[index]
     assert not reachable("127.0.0.2", first_run.port)  # already closed when the answer came
-    status, config = await asyncio.to_thread(first_run.call, "GET", "/api/config")
+    status, config = await asyncio.to_thread(first_run.call, "GET", "/api/config?reveal=1")
     assert status == 200 and config["Providers"] == [PROVIDER]  # type: ignore[index]
     assert daemon.read_pid(first_run.config.parent).host == "127.0.0.1"  # type: ignore[union-attr]
     assert first_run.proc.poll() is None

@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("resilience", "records", "inputs"),  # retry rules and key pools; request records, usage, metrics; input checks
     ("settings", "config", "config_store"),  # the configuration and its file
     ("shared",),  # state shared by workers and instances (SQLite file, Redis)
-    ("logs", "google_auth", "presets", "client_keys"),  # services set up from the settings; preset bundles
+    ("logs", "google_auth", "presets", "client_keys", "config_mask"),  # services set up from the settings; preset bundles; keys masked for the API
     ("transformers.base",),  # the transformer interface and registry
     ("transformers.shared",),
     ("transformers.endpoint", "transformers.params", "transformers.reasoning", "transformers.tools"),

@@ -29,6 +29,7 @@ from playwright.async_api import (
     expect,
 )
 
+from ccr_aio.config_mask import mask_config
 from ccr_aio.routes import ui as ui_routes
 from ccr_aio.routes.admin import ADMIN
 from ccr_aio.state import STATE
@@ -203,7 +204,7 @@ async def test_page_loads_clean_and_lists_providers_with_keys_masked(open_ui, fa
     fake_row = ui.page.locator('#providers-rows tr[data-provider="fake"]')
     await expect(fake_row.locator(".url")).to_have_text(fake.url)
     await expect(fake_row.locator(".models")).to_have_text("fake-model, Other-Model")
-    await expect(fake_row.locator(".key")).to_have_text("••••" + SECRET[-4:])
+    await expect(fake_row.locator(".key")).to_have_text(SECRET[:3] + "…" + SECRET[-4:])
     await expect(fake_row.locator(".chains")).to_have_text('maxtoken {"max_tokens":64}; fake-model: tooluse')
     await expect(ui.page.locator('#providers-rows tr[data-provider="envkeyed"] .key')).to_have_text("$ENVKEYED_KEY")
     # Opening the edit form does not put the key back into the page either.
@@ -245,9 +246,9 @@ async def test_add_a_provider_through_the_form_and_save(open_ui, fake):
     await expect(page.locator("#provider-form")).to_be_hidden()
     await expect(page.locator("#dirty-state")).to_have_text("Unsaved changes")
     added = page.locator('#providers-rows tr[data-provider="added"]')
-    await expect(added.locator(".key")).to_have_text("••••9999")
+    await expect(added.locator(".key")).to_have_text("sk-…9999")
     await ui.save()
-    saved = (await (await ui.client.get("/api/config")).json())["Providers"]
+    saved = ui.saved_config()["Providers"]
     assert saved[2] == {"name": "added", "api_base_url": "https://added.invalid/v1/chat/completions",
                         "api_key": "sk-added-provider-key-9999", "models": ["m1", "m2"],
                         "transformer": {"use": [["maxtoken", {"max_tokens": 100}], "tooluse"],
@@ -314,7 +315,10 @@ async def test_transformers_tab_lists_builtins_and_plugin_files(open_ui, fake):
     ui = await open_ui(base_config(fake, transformers=[]))
     await ui.tab("Transformers")
     rows = ui.page.locator("#transformers-rows")
-    await expect(rows.locator('tr[data-transformer="deepseek"]')).to_have_text("deepseek—")
+    deepseek = rows.locator('tr[data-transformer="deepseek"]')
+    await expect(deepseek.locator("td").nth(0)).to_have_text("deepseek")
+    await expect(deepseek.locator("td.description")).to_contain_text("DeepSeek")  # each says what it does
+    await expect(deepseek.locator("td").nth(2)).to_have_text("—")
     await expect(rows.locator('tr[data-transformer="Anthropic"]')).to_contain_text("/v1/messages")
     await expect(ui.page.locator("#plugin-files")).to_have_text("No plugin files configured.")
     names = await ui.page.locator("#transformer-names option").evaluate_all("els => els.map(e => e.value)")
@@ -410,7 +414,7 @@ async def test_raw_editor_checks_json_before_saving(open_ui, fake):
     await ui.tab("Raw config")
     editor = page.get_by_label("Config (JSON)")
     current = json.loads(await editor.input_value())
-    assert current == ui.saved_config()
+    assert current == mask_config(ui.saved_config())  # keys masked, as everywhere
     before = ui.config_path.read_text()
     await editor.fill('{"Providers": [')
     await page.get_by_role("button", name="Save raw config").click()
@@ -510,7 +514,7 @@ async def test_providers_tab_shows_a_status_badge_per_provider_model_and_key(ope
     ui = await open_ui({}, client=client)
     page = ui.page
     row = page.locator('#providers-rows tr[data-provider="primary"]')
-    await expect(row.locator(".key")).to_have_text("••••0000, ••••0000")  # a pool: each key masked
+    await expect(row.locator(".key")).to_have_text("sk-…0000, sk-…0000")  # a pool: each key masked
     await expect(row.locator(".health > .badge")).to_have_text("degraded")
     cooling = row.locator('li[data-key="0"] .badge')
     await expect(cooling).to_have_text(re.compile(r"^cooling ([1-9]\d?|1[01]\d|120) s$"))  # of 120 s

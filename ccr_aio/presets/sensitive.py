@@ -153,7 +153,7 @@ def _list_key(path: list[Token]) -> str:
     return ""
 
 
-def _is_secret(path: list[Token], key: str, value: str) -> bool:
+def is_secret(path: list[Token], key: str, value: str) -> bool:
     if not value.strip() or is_reference(value):
         return False
     # A string under a sensitive key, or a list item right below one (a key pool).
@@ -181,7 +181,7 @@ def find_secrets(config: dict[str, Any]) -> list[Field]:
             names = [_unique(var_name(owner, f"{key}_{label}"), used) for label in in_url[1]]
             template = fill_holes(in_url[0], [f"{{{{{n}}}}}" for n in names])
             fields += [Field(where, key, name, template=template, owner=owner) for name in names]
-        elif _is_secret(path, key, value):
+        elif is_secret(path, key, value):
             fields.append(Field(where, key, _unique(var_name(owner, key), used), owner=owner))
     return fields
 
@@ -221,6 +221,6 @@ def mask(tree: Any) -> Any:
         in_url = url_credentials(value)
         if in_url is not None:
             return fill_holes(in_url[0], [MASK] * len(in_url[1]))
-        return MASK if _is_secret(path, key, value) else value
+        return MASK if is_secret(path, key, value) else value
 
     return map_strings(tree, hide)

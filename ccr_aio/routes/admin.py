@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -26,13 +26,15 @@ import structlog
 from aiohttp import web
 
 from .. import config_store
-from ..config import ConfigError, ConfigInvalid, describe
+from ..config_mask import MaskedUnknown, mask_config, unmask_config
+from ..config import ConfigError, ConfigInvalid, Problem, describe
 from ..config.hosts import is_loopback_name
 from ..errors import ApiError
 from ..inputs.json_body import has_lone_surrogate_escape, parse_json_body
 from ..pipeline.fallback import RESILIENCE
 from ..settings import Settings, build_settings, load_settings, parse_config_text
 from ..state import STATE, Snapshot, build_snapshot
+from ..transformers.descriptions import describe_transformer
 from . import admin_files, admin_health, admin_logs
 from .json_body import read_body
 
@@ -146,7 +148,21 @@ async def get_config(request: web.Request) -> web.Response:
         raise ApiError(500, f"The config file does not parse: {exc}") from None
     except OSError as exc:
         raise ApiError(500, f"Cannot read {settings.config_path}: {exc.strerror or exc}") from None
-    return web.json_response(raw)
+    # Keys leave masked unless asked for by name (`?reveal=1`): see config_mask.
+    return web.json_response(raw if request.query.get("reveal") == "1" else mask_config(raw))
+
+
+def restore_masked(body: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """A posted config with masked keys (as GET /api/config showed them) given their stored
+    values back."""
+    try:
+        stored = config_store.read_raw(settings.config_path)
+    except (OSError, ConfigError):
+        stored = settings.raw
+    try:
+        return unmask_config(body, stored)
+    except MaskedUnknown as exc:
+        raise ApiError(400, f"Config not saved: {exc}") from None
 
 
 async def read_config_body(request: web.Request) -> dict[str, Any]:
@@ -177,6 +193,14 @@ async def read_config_body(request: web.Request) -> dict[str, Any]:
         raise ApiError(400, f"Invalid JSON5, nothing saved: {exc}") from None
 
 
+def refused(problems: Sequence[Problem]) -> ApiError:
+    """A 400 for a config with problems: the message lists them all; `problems` gives each
+    one's path too, so a form can show it next to its field."""
+    error = ApiError(400, "Invalid config, nothing saved: " + describe(problems))
+    error.details["problems"] = [{"path": p.path, "message": str(p)} for p in problems]
+    return error
+
+
 def _checked(admin: Admin, body: dict[str, Any], running: Settings) -> Settings:
     """The posted config parsed by the same model as start-up; a save refuses every problem,
     also the ones a load would skip (broken plugin entries), a config the next start could
@@ -188,12 +212,12 @@ def _checked(admin: Admin, body: dict[str, Any], running: Settings) -> Settings:
     try:
         settings = admin.settings_for(body)
     except ConfigInvalid as exc:
-        raise ApiError(400, "Invalid config, nothing saved: " + describe(exc.problems)) from None
+        raise refused(exc.problems) from None
     except ConfigError as exc:
         raise ApiError(400, f"Config not saved: {exc}. The server keeps running with the current "
                             "config.") from None
     if settings.problems:
-        raise ApiError(400, "Invalid config, nothing saved: " + describe(settings.problems))
+        raise refused(settings.problems)
     outside = admin_files.new_references_outside(body, running, admin.env)
     if outside:
         raise ApiError(400, "Config not saved: " + "; ".join(outside))
@@ -202,8 +226,8 @@ def _checked(admin: Admin, body: dict[str, Any], running: Settings) -> Settings:
 
 @routes.post("/api/config")
 async def save_config(request: web.Request) -> web.Response:
-    body = await read_config_body(request)
     app, admin = request.app, request.app[ADMIN]
+    body = await asyncio.to_thread(restore_masked, await read_config_body(request), app[STATE].current.settings)
     checked = await asyncio.to_thread(_checked, admin, body, app[STATE].current.settings)
     async with admin.lock:  # build-write-swap is one step for concurrent POSTs
         try:
@@ -229,8 +253,8 @@ async def save_config(request: web.Request) -> web.Response:
 @routes.get("/api/transformers")
 async def list_transformers(request: web.Request) -> web.Response:
     registry = request.app[STATE].current.registry
-    items = [{"name": name, "endpoint": "/v1/messages" if cls.endpoint == "/v1/messages" else None}
-             for name, cls in registry.names()]
+    items = [{"name": name, "endpoint": "/v1/messages" if cls.endpoint == "/v1/messages" else None,
+              "description": describe_transformer(name, cls.__doc__)} for name, cls in registry.names()]
     return web.json_response({"transformers": items})
 
 

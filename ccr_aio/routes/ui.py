@@ -46,6 +46,26 @@ PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
+
+# The Settings tab's fields: (config key, label, kind: str|int|bool|list|level, help).
+SETTING_FIELDS = (
+    ("APIKEY", "API key (APIKEY)", "str", "Clients and this page must send it (x-api-key or Bearer). Shown masked; "
+     "a masked value saved back keeps the stored key."),
+    ("HOST", "Listen address (HOST)", "str", "127.0.0.1 by default; another address needs an APIKEY."),
+    ("PORT", "Port (PORT)", "int", "3456 by default."),
+    ("API_TIMEOUT_MS", "Provider timeout, ms (API_TIMEOUT_MS)", "int", "How long to wait for a provider."),
+    ("PROXY_URL", "Proxy URL (PROXY_URL)", "str", "An http(s) proxy for requests to providers."),
+    ("ALLOWED_HOSTS", "Allowed host names (ALLOWED_HOSTS)", "list",
+     "Comma-separated names browsers may use to reach this server, besides its address."),
+    ("CUSTOM_ROUTER_PATH", "Custom router (CUSTOM_ROUTER_PATH)", "str", "A JavaScript/Python router file."),
+    ("REWRITE_SYSTEM_PROMPT", "System prompt file (REWRITE_SYSTEM_PROMPT)", "str",
+     "A file whose text replaces Claude Code's system prompt."),
+    ("LOG_LEVEL", "Log level (LOG_LEVEL)", "level", "How much the server log keeps."),
+    ("LOG", "Write log files (LOG)", "bool", "Off: no log files at all."),
+    ("forceUseImageAgent", "Force the image agent (forceUseImageAgent)", "bool",
+     "Describe images with the Image model for models that cannot see."),
+)
+
 ROUTER_ROWS = (  # (key, label, when it is used) — rendered server-side, filled by the JS
     ("default", "Default", "every request no other rule picks"),
     ("background", "Background", "requests for a claude…haiku model (Claude Code's background tasks)"),
@@ -117,6 +137,6 @@ async def ui_page(request: web.Request) -> web.StreamResponse:
                             f"static/); set {UI_DIR_ENV} to the folder that holds them")
     # Only constants go into the page: it is served without authentication.
     response = aiohttp_jinja2.render_template(
-        "ui.html", request, {"version": __version__, "router_rows": ROUTER_ROWS})
+        "ui.html", request, {"version": __version__, "router_rows": ROUTER_ROWS, "setting_fields": SETTING_FIELDS})
     response.headers.update(PAGE_HEADERS)
     return response
