@@ -12,7 +12,14 @@ const inputs = () => document.querySelectorAll("[data-setting]");
 function shown(input, value) {
   if (input.dataset.kind === "bool") input.checked = value === true || (input.dataset.setting === "LOG" && value === undefined);
   else if (input.dataset.kind === "list") input.value = Array.isArray(value) ? value.join(", ") : (value ?? "");
-  else input.value = value === undefined || value === null ? "" : String(value);
+  else if (Array.isArray(value)) {
+    // APIKEY as named keys ([{name, key}]): not a one-line value; shown, edited in Raw.
+    input.value = `${value.length} named keys: edit them in the Raw config tab`;
+    input.readOnly = true;
+  } else {
+    input.readOnly = false;
+    input.value = value === undefined || value === null ? "" : String(value);
+  }
 }
 
 /** The value the field holds, or undefined to leave the key out. Numbers that do not parse are
