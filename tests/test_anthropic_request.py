@@ -10,7 +10,7 @@ import pytest
 
 from ccr_aio.transformers.endpoint.request import anthropic_to_unified
 
-FIXTURE = Path("/work/shared/fixtures/claude-code-2.1.328-first-turn.json")
+FIXTURE = Path(__file__).resolve().parent / "data" / "claude-code-2.1.328-first-turn.json"
 EPH = {"type": "ephemeral"}
 
 

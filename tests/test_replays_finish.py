@@ -21,7 +21,7 @@ from aiohttp import web
 
 from tests.stream_grammar import check_stream, parse_sse_bytes
 
-REPLAYS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "replays"
+REPLAYS = Path(__file__).resolve().parent / "data" / "replays"
 CHAINS: dict[str, list[str]] = {
     "openai": [], "mistral": [], "deepseek": ["deepseek"], "openrouter": ["openrouter"], "groq": ["groq"],
     "xai": ["reasoning"], "qwen": ["reasoning"], "gemini": ["gemini"], "responses": ["openai-responses"],
