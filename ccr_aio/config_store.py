@@ -21,13 +21,13 @@ import errno
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from .config import ROUTER_SCENARIOS, Config, ConfigError, Problem, describe, parse_config
+from .private_files import write_temp
 from .settings import interpolate, parse_config_text
 
 try:  # POSIX only; without it, writes are still atomic, just not serialised across processes
@@ -183,7 +183,7 @@ def _backup_and_write(target: Path, data: bytes) -> Path | None:
 
 
 def _write_atomic(target: Path, data: bytes) -> None:
-    tmp = _write_temp(target, data)
+    tmp = write_temp(target, data)
     try:
         os.replace(tmp, target)
     except BaseException:
@@ -191,23 +191,6 @@ def _write_atomic(target: Path, data: bytes) -> None:
             os.unlink(tmp)
         raise
     _fsync_dir(target.parent)
-
-
-def _write_temp(target: Path, data: bytes) -> str:
-    """`data` in a fsynced temp file (mode 0600) next to `target`; the caller renames it. A
-    writer killed before that leaves only the temp file, which the next save removes."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)  # mkstemp already uses 0600; say it anyway: the file holds keys
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return tmp
 
 
 def _backup(target: Path) -> Path | None:
@@ -221,7 +204,7 @@ def _backup(target: Path) -> Path | None:
     except OSError as exc:
         raise StoreError(f"cannot read {target} to back it up: {exc.strerror or exc}") from None
     try:
-        tmp = _write_temp(target, data)
+        tmp = write_temp(target, data)
     except OSError as exc:
         raise StoreError(f"cannot back up {target}: {exc.strerror or exc}") from None
     try:

@@ -7,8 +7,10 @@ older versions (0644/0755) are tightened when the server opens them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 FILE_MODE = 0o600
@@ -35,3 +37,20 @@ def open_private(path: Path, flags: int) -> int:
     except OSError:  # not ours (a shared log dir): leave it as it is
         pass
     return fd
+
+
+def write_temp(target: Path, data: bytes) -> str:
+    """`data` in a fsynced temp file (mode 0600) next to `target`, for the caller to rename or
+    link into place: a writer killed before that leaves only the temp file, never a torn one."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, FILE_MODE)  # mkstemp already uses 0600; say it anyway: such files hold keys
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp

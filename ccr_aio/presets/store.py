@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 import pyjson5
 
 from ..errors import ApiError
-from ..private_files import DIR_MODE, FILE_MODE, private_dir
+from ..private_files import DIR_MODE, FILE_MODE, private_dir, write_temp
 
 try:  # POSIX; without it installs are still atomic, just not serialised across processes
     import fcntl
@@ -129,13 +128,8 @@ def dumps(manifest: dict[str, Any]) -> bytes:
 
 def write_private(path: Path, data: bytes) -> None:
     """Atomically replace `path` with `data`, mode 0600: a temp file beside it, renamed."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = write_temp(path, data)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
