@@ -18,6 +18,7 @@ from .pipeline.record_hooks import RECORDER
 from .pipeline.upstream import HTTP
 from .routes import admin, info, messages, models, presets, ui, usage
 from .routes.body_budget import BODY_BUDGET, MAX_BODY_BYTES, BodyBudget, body_budget_middleware
+from .routes.request_record import record_middleware
 from .records import Recorder, SchemaTooNew
 from .routing.sessions import SESSIONS, Sessions
 from .routing.tokens import TOKENS, TokenCounter, load_encoding
@@ -78,7 +79,8 @@ def create_app(settings: Settings) -> web.Application:
         # inflight: outside the error shaping, so a shutdown can cut any request it tracks.
         # body_budget: last, so only a request that may be handled holds a share of memory.
         middlewares=[request_id_middleware, drain.inflight_middleware, error_middleware,
-                     browser_guard.browser_guard_middleware, auth_middleware, body_budget_middleware],
+                     browser_guard.browser_guard_middleware, auth_middleware, record_middleware,
+                     body_budget_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[STATE] = StateRef(build_snapshot(settings))

@@ -279,3 +279,22 @@ async def test_a_session_in_one_call_and_filters(make_client, fake):
     (row,) = usage["rows"]
     assert row["requests"] == 3 and 0 < row["duration_p50_ms"] <= row["duration_p95_ms"]
     assert usage["total"]["ttfb_p95_ms"] > 0
+
+
+async def test_a_body_refused_for_its_size_is_one_record_too(make_client, fake):
+    """The body budget sits inside the recording: a 413 from a declared Content-Length over the
+    limit is recorded with its status, although no handler ran."""
+    client = await make_client(base_config(fake))
+    headers = {"Content-Type": "application/json", "Content-Length": str(65 * 1024 * 1024)}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(client.make_url("/v1/messages"), data=b"{}", headers=headers,
+                                skip_auto_headers=["Content-Length"]) as response:
+            assert response.status == 413
+            request_id = response.headers.get("request-id")
+
+    async def recorded() -> list[dict]:
+        return (await (await client.get("/api/requests")).json())["requests"]
+
+    (record,) = await wait_for(recorded, what="the record of the refused request")
+    assert record["status"] == 413 and record["error"].startswith("request_too_large")
+    assert request_id is None or record["id"] == request_id

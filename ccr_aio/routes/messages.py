@@ -24,13 +24,12 @@ from ..shapes.anthropic import AnthropicRequest
 from ..state import STATE, Snapshot
 from ..transformers.base import Context
 from .json_body import read_json_body, read_json_object
-from .request_record import described, recorded
+from .request_record import described
 
 routes = web.RouteTableDef()
 
 
 @routes.post("/v1/messages")
-@recorded
 async def create_message(request: web.Request) -> web.StreamResponse:
     snapshot = request.app[STATE].current
     body, size = await read_json_body(request)

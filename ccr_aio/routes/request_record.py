@@ -1,7 +1,9 @@
 """Exactly one record per /v1/messages request, and one log line for it.
 
-`recorded` wraps the handler: it starts the record when the request arrives (before its body
-is read, so the duration counts the upload and a bad body is recorded too), puts it on the
+`record_middleware` wraps every POST /v1/messages, just inside auth and outside the body budget
+(so a body refused for its size or for a spent budget is recorded too): it starts the record
+when the request arrives (before its body is read, so the duration counts the upload and a bad
+body is recorded too), puts it on the
 request for the parts below (`pipeline.record_hooks`), and finishes it in a `finally`, so
 whatever ends the request — an answer, an error, a client that left, a shutdown — writes it
 once. The status is what the client got: the HTTP status; for a stream that had started, the
@@ -32,6 +34,13 @@ from ..state import STATE
 
 log = structlog.get_logger("ccr_aio.requests")
 Outcome = tuple[int, BaseException | str | None]
+
+
+@web.middleware
+async def record_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.method == "POST" and request.path == "/v1/messages":
+        return await recorded(handler)(request)
+    return await handler(request)
 
 
 def recorded(handler: Handler) -> Handler:
