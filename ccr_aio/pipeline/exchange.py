@@ -20,7 +20,7 @@ import aiohttp
 from aiohttp import web
 
 from ..errors import ApiError
-from ..jsonutil import dumps, loads
+from ..jsonutil import dumps_bytes, loads
 from ..routing.router import Route
 from ..settings import Settings
 from ..shapes.anthropic import AnthropicEvent, AnthropicMessage
@@ -102,7 +102,7 @@ async def exchange(
     async with open_upstream(
         request.app[HTTP],
         url=options.url or provider.api_base_url,
-        data=dumps(prepared.body).encode(),
+        data=dumps_bytes(prepared.body),
         headers=headers,
         provider=provider.name,
         model=route.model,
