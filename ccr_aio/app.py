@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import aiohttp
 import structlog
 from aiohttp import web
 
-from . import browser_guard, drain
+from . import browser_guard, drain, memory
 from .agents.image_cache import IMAGES, ImageCache
 from .middlewares import auth_middleware, error_middleware, request_id_middleware
 from .routes import admin, info, messages, models, ui
 from .pipeline.upstream import HTTP
 from .routing.sessions import SESSIONS, Sessions
-from .routing.tokens import TOKENS, TokenCounter, load_encoding
+from .routing.tokens import TOKENS, TokenCounter
 from .settings import Settings
 from .state import STATE, StateRef, build_snapshot
 
@@ -31,9 +32,13 @@ async def _http_session(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-async def _warm_tokenizer(app: web.Application) -> None:
-    # Loading the BPE ranks takes ~130 ms; do it off the loop so /health answers at once.
-    asyncio.get_running_loop().run_in_executor(None, load_encoding)
+async def _trim_memory_when_idle(app: web.Application) -> AsyncIterator[None]:
+    inflight = app[drain.INFLIGHT]
+    task = asyncio.create_task(memory.trim_when_idle(lambda: len(inflight.tasks), lambda: inflight.finished))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -49,11 +54,11 @@ def create_app(settings: Settings) -> web.Application:
     app[IMAGES] = ImageCache()
     drain.setup(app)  # requests in flight, for a shutdown that keeps its deadline
     app.cleanup_ctx.append(_http_session)
+    app.cleanup_ctx.append(_trim_memory_when_idle)
     app.add_routes(info.routes)
     app.add_routes(messages.routes)
     app.add_routes(models.routes)
     admin.setup(app, settings)  # /api/* routes and the per-app management state
     ui.setup(app)  # /ui (Jinja2 templates/) and /static/ assets
     browser_guard.setup(app)  # response headers that keep other sites' pages out
-    app.on_startup.append(_warm_tokenizer)
     return app
