@@ -12,6 +12,7 @@ ccr-aio back to back, and prints the medians next to the targets:
   5. the server's peak RSS (VmHWM) and its RSS once idle after the run
 The machine's load average is printed with the results: on a shared box, compare runs with care.
 Usage: python bench/bench.py [--seconds 4] [--samples 30] [--repeats 3] [--json out.json]
+       [--server-root OTHER_CHECKOUT]  (same workloads against another version of the server)
 """
 
 from __future__ import annotations
@@ -73,8 +74,9 @@ async def wait_healthy(url: str, deadline_s: float = 20.0) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start(args: list[str], env: dict[str, str], root: Path = ROOT) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, *args], cwd=root, env={**env, "PYTHONPATH": str(root)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -211,10 +213,11 @@ def write_config(home: Path, fake_url: str) -> Path:
 
 
 @contextlib.contextmanager
-def processes(env: dict[str, str], fake_port: int, ccr_port: int, config: Path) -> Iterator[subprocess.Popen[bytes]]:
+def processes(env: dict[str, str], fake_port: int, ccr_port: int, config: Path,
+              server_root: Path) -> Iterator[subprocess.Popen[bytes]]:
     procs = [
         start(["-m", "tests.fakes.serve", "--port", str(fake_port), "--chunks", "200"], env),
-        start(["-m", "ccr_aio", "--config", str(config), "--port", str(ccr_port)], env),
+        start(["-m", "ccr_aio", "--config", str(config), "--port", str(ccr_port)], env, server_root),
     ]
     try:
         yield procs[1]
@@ -228,14 +231,14 @@ def processes(env: dict[str, str], fake_port: int, ccr_port: int, config: Path) 
                 proc.kill()
 
 
-async def run(seconds: float, samples: int, repeats: int) -> dict[str, Any]:
+async def run(seconds: float, samples: int, repeats: int, server_root: Path = ROOT) -> dict[str, Any]:
     fake_port, ccr_port = free_port(), free_port()
     home = Path(tempfile.mkdtemp(prefix="ccr-bench-"))
     fake_url = f"http://127.0.0.1:{fake_port}/v1/chat/completions"
     config = write_config(home, fake_url)
-    env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "HOME": str(home)}
     load_before = os.getloadavg()
-    with processes(env, fake_port, ccr_port, config) as server:
+    with processes(env, fake_port, ccr_port, config, server_root) as server:
         await wait_healthy(f"http://127.0.0.1:{fake_port}/health")
         await wait_healthy(f"http://127.0.0.1:{ccr_port}/health")
         rss_started = memory_mb(server.pid)["VmRSS"]
@@ -277,8 +280,10 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=30, help="latency samples per case")
     parser.add_argument("--repeats", type=int, default=3, help="runs of every workload; medians are reported")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--server-root", type=Path, default=ROOT,
+                        help="run the ccr_aio of this checkout as the server (to compare two versions)")
     args = parser.parse_args()
-    results = asyncio.run(run(args.seconds, args.samples, args.repeats))
+    results = asyncio.run(run(args.seconds, args.samples, args.repeats, args.server_root.resolve()))
     print(report(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
