@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 
@@ -10,7 +11,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from . import browser_guard, drain
+from . import browser_guard, drain, memory
 from .agents.image_cache import IMAGES, ImageCache
 from .middlewares import add_route_headers, auth_middleware, error_middleware, request_id_middleware
 from .pipeline.fallback import RESILIENCE, Resilience
@@ -21,7 +22,7 @@ from .routes.body_budget import BODY_BUDGET, MAX_BODY_BYTES, BodyBudget, body_bu
 from .routes.request_record import record_middleware
 from .records import Recorder, SchemaTooNew
 from .routing.sessions import SESSIONS, Sessions
-from .routing.tokens import TOKENS, TokenCounter, load_encoding
+from .routing.tokens import TOKENS, TokenCounter
 from .settings import Settings
 from .shared import Backend, SharedHealthStore, open_backend
 from .state import STATE, StateRef, build_snapshot
@@ -56,9 +57,13 @@ async def _records(app: web.Application) -> AsyncIterator[None]:
     await recorder.aclose()
 
 
-async def _warm_tokenizer(app: web.Application) -> None:
-    # Loading the BPE ranks takes ~130 ms; do it off the loop so /health answers at once.
-    asyncio.get_running_loop().run_in_executor(None, load_encoding)
+async def _trim_memory_when_idle(app: web.Application) -> AsyncIterator[None]:
+    inflight = app[drain.INFLIGHT]
+    task = asyncio.create_task(memory.trim_when_idle(lambda: len(inflight.tasks), lambda: inflight.finished))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _share_state(app: web.Application, shared: Backend) -> None:
@@ -95,6 +100,7 @@ def create_app(settings: Settings) -> web.Application:
     drain.setup(app)  # requests in flight, for a shutdown that keeps its deadline
     app.cleanup_ctx.append(_http_session)
     app.cleanup_ctx.append(_records)
+    app.cleanup_ctx.append(_trim_memory_when_idle)
     app.add_routes(info.routes)
     app.add_routes(messages.routes)
     app.add_routes(models.routes)
@@ -104,5 +110,4 @@ def create_app(settings: Settings) -> web.Application:
     ui.setup(app)  # /ui (Jinja2 templates/) and /static/ assets
     browser_guard.setup(app)  # response headers that keep other sites' pages out
     app.on_response_prepare.append(add_route_headers)
-    app.on_startup.append(_warm_tokenizer)
     return app

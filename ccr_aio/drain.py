@@ -31,6 +31,7 @@ class Inflight:
     def __init__(self) -> None:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.cut: set[asyncio.Task[Any]] = set()
+        self.finished = 0  # requests answered so far (the idle memory trim looks at it)
         self._changed: asyncio.Event | None = None
 
     def enter(self, task: asyncio.Task[Any]) -> None:
@@ -38,6 +39,7 @@ class Inflight:
 
     def leave(self, task: asyncio.Task[Any]) -> None:
         self.tasks.discard(task)
+        self.finished += 1
         if self._changed is not None:
             self._changed.set()
 

@@ -21,7 +21,7 @@ ROOT = Path(ccr_aio.__file__).resolve().parent
 # paths relative to the package ("routing" covers the folder, "transformers" alone is the
 # package's __init__ once longer entries claim its sub-folders); "__init__" is ccr_aio itself.
 LAYERS: list[tuple[str, ...]] = [
-    ("__init__", "jsonutil", "errors", "private_files", "shapes"),  # leaves; shapes: TypedDicts of the JSON that flows
+    ("__init__", "jsonutil", "errors", "private_files", "shapes", "memory"),  # leaves; shapes: TypedDicts of the JSON that flows
     ("resilience", "records", "inputs"),  # retry rules and key pools; request records, usage, metrics; input checks
     ("settings", "config", "config_store"),  # the configuration and its file
     ("shared",),  # state shared by workers and instances (SQLite file, Redis)

@@ -65,6 +65,31 @@ def test_what_is_not_a_json_object_is_400(raw, words):
     assert words in bad_request(lambda: parse_json_body(raw))
 
 
+@pytest.mark.parametrize("raw, words", [
+    (b"1],[2", "Extra data"),
+    (b'{"a": 1}],[{"b": 2}', "Extra data"),
+    (b'{"a": 1}]', "Extra data"),
+    (b"   ", "Expecting value"),
+    (b'[{"a": 1}', "Expecting"),
+])
+def test_text_that_could_close_the_fast_parsers_depth_wrappers_is_refused(raw, words):
+    for body in (raw, raw + b" " * 20_000):  # small bodies and large ones take different checks
+        assert words in bad_request(lambda: parse_json_body(body))
+
+
+def test_nesting_limit_holds_for_large_bodies_too():
+    padding = b'"' + b"x" * 20_000 + b'"'
+    near = nested(MAX_DEPTH, padding.decode())
+    assert parse_json_body(near)["messages"]
+    assert "nested deeper than" in bad_request(lambda: parse_json_body(nested(MAX_DEPTH + 1, padding.decode())))
+
+
+def test_large_bodies_parse_to_what_json_loads_gives():
+    body = {"messages": [{"role": "user", "content": [{"type": "text", "text": "é😀" * 10, "n": [1, 2.5, None]}]}] * 400}
+    raw = json.dumps(body).encode()
+    assert len(raw) > 20_000 and parse_json_body(raw) == body
+
+
 def test_utf8_bom_is_accepted():
     assert parse_json_body(b'\xef\xbb\xbf{"a": "\xc3\xa9"}') == {"a": "é"}
 

@@ -214,3 +214,35 @@ async def test_count_async_stops_early_above_a_limit_and_finishes_in_background(
         await next(iter(counter._background))
     assert await counter.count_async(body, stop_above=5000) == exact  # warm: every text cached
     assert counter.stats.misses == 20
+
+
+async def test_tokenizer_loads_on_first_need_in_the_counters_thread(monkeypatch) -> None:
+    loads: list[str] = []
+
+    def recording_load():
+        loads.append(threading.current_thread().name)
+        return ENC
+
+    monkeypatch.setattr(tokens, "load_encoding", recording_load)
+    counter = TokenCounter()
+    assert loads == []  # building the counter (at app start) loads nothing
+    body = {"messages": [{"role": "user", "content": "Hello, world!"}]}
+    assert await counter.count_async(body) == 4
+    assert len(loads) == 1 and loads[0].startswith("tokens")  # off the event loop's thread
+    assert await counter.count_async({"messages": [{"role": "user", "content": "new text"}]}) == n("new text")
+    assert len(loads) == 1
+
+
+async def test_fully_cached_counts_need_no_tokenizer(monkeypatch) -> None:
+    counter = TokenCounter(ENC)
+    body = {"messages": [{"role": "user", "content": "Hello, world!"}]}
+    first = await counter.count_async(body)
+    fresh = TokenCounter()
+    fresh._cache = counter._cache  # the same per-text counts, no tokenizer yet
+    monkeypatch.setattr(tokens, "load_encoding", lambda: pytest.fail("loaded without need"))
+    assert await fresh.count_async(body) == first
+
+
+def test_tokenizer_keeps_no_python_copy_of_its_ranks() -> None:
+    assert ENC._mergeable_ranks == {}  # the Rust core has its own: ~14 MB less
+    assert ENC.encode_ordinary("hello world") == [15339, 1917]

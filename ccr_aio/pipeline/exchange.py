@@ -21,7 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from ..errors import ApiError
-from ..jsonutil import dumps, loads
+from ..jsonutil import dumps_bytes, loads
 from ..resilience import Attempts, Outcome, Target
 from ..routing.router import Route
 from ..routing.tokens import TOKENS
@@ -189,7 +189,7 @@ async def _open(
     upstream = await post_upstream(
         request.app[HTTP],
         url=options.url or provider.api_base_url,
-        data=dumps(prepared.body).encode(),
+        data=dumps_bytes(prepared.body),
         headers=headers,
         provider=provider.name,
         model=route.model,

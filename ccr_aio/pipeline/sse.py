@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from ..errors import ApiError, error_body
-from ..jsonutil import dumps, loads
+from ..jsonutil import dumps_bytes, loads
 from ..shapes.anthropic import AnthropicEvent
 from ..transformers.endpoint.mappings import ended_early
 
@@ -63,12 +63,12 @@ async def iter_lines(
 
 async def iter_data_lines(
     byte_chunks: AsyncIterable[bytes], max_line: int = MAX_LINE_BYTES, source: str = "The provider"
-) -> AsyncIterator[str]:
-    """Yield the payload of every `data:` line. Lines split at `\\n` only, which is never part
-    of a multi-byte UTF-8 character, so each line decodes on its own."""
+) -> AsyncIterator[bytes]:
+    """Yield the payload of every `data:` line, as bytes. Lines split at `\\n` only, which is
+    never part of a multi-byte UTF-8 character, and the JSON parser reads UTF-8 itself."""
     async for line in iter_lines(byte_chunks, max_line, source):
         if line.startswith(b"data:"):
-            yield line[5:].decode("utf-8", errors="replace").strip()
+            yield line[5:].strip()
 
 
 async def iter_json_chunks(
@@ -76,13 +76,12 @@ async def iter_json_chunks(
 ) -> AsyncIterator[dict[str, Any]]:
     """Yield each `data:` payload parsed as a JSON object."""
     async for payload in iter_data_lines(byte_chunks, max_line, source):
-        if not payload or payload == "[DONE]":
+        if not payload or payload == b"[DONE]":
             continue
         try:
             chunk = loads(payload)
         except ValueError:
-            log.debug("sse_invalid_json", payload=payload[:200])
-            continue
+            chunk = _lenient(payload)
         if isinstance(chunk, dict):
             yield chunk
 
@@ -135,11 +134,21 @@ async def whole_anthropic_events(
     yield encode_event(error_body(502, ended_early(provider)))
 
 
+def _lenient(payload: bytes) -> Any:
+    """A payload the strict parser refused: bytes that are not UTF-8 are read with U+FFFD in
+    their place, as a text decoder would; anything else is skipped."""
+    try:
+        return loads(payload.decode("utf-8", errors="replace"))
+    except ValueError:
+        log.debug("sse_invalid_json", payload=payload[:200])
+        return None
+
+
 def encode_event(event: AnthropicEvent) -> bytes:
     """Anthropic framing: the event name is the payload's `type`."""
-    return f"event: {event['type']}\ndata: {dumps(event)}\n\n".encode()
+    return b"event: " + event["type"].encode() + b"\ndata: " + dumps_bytes(event) + b"\n\n"
 
 
 def encode_data(chunk: Mapping[str, Any]) -> bytes:
     """OpenAI framing: data lines only."""
-    return f"data: {dumps(chunk)}\n\n".encode()
+    return b"data: " + dumps_bytes(chunk) + b"\n\n"

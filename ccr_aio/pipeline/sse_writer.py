@@ -29,6 +29,12 @@ SSE_HEADERS = {
 }
 
 
+class _SseResponse(web.StreamResponse):
+    # aiohttp writes a StreamResponse's headers on their own at `prepare`; held back, they leave
+    # with the first events in one write (as web.Response does): a syscall less per stream.
+    _send_headers_immediately = False
+
+
 class SseWriter:
     """Writes events to the client as the pipeline produces them, one write per upstream read.
 
@@ -43,7 +49,7 @@ class SseWriter:
     ) -> None:
         self.request = request
         self.on_usage = on_usage
-        self.response = web.StreamResponse(status=200, headers={**SSE_HEADERS, "request-id": request_id})
+        self.response: web.StreamResponse = _SseResponse(status=200, headers={**SSE_HEADERS, "request-id": request_id})
         self.pending: list[bytes] = []
         self.record = request.get(RECORD)
         self.body_log = request.get(BODY_LOG)
