@@ -14,19 +14,16 @@ runs; /ui/ then answers 404 saying where it looked.
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import aiohttp_jinja2
+import jinja2
 import structlog
 from aiohttp import web
-
-if TYPE_CHECKING:
-    import jinja2
 
 from .. import __version__
 from ..errors import ApiError
@@ -94,23 +91,16 @@ def ui_root(env: Mapping[str, str] = os.environ) -> Path:
 
 
 def setup(app: web.Application) -> None:
-    """The /static/ route and the /ui routes (the page is rendered from templates/ui.html)."""
+    """Jinja2 templates, the /static/ route and the /ui routes."""
     root = ui_root()
     templates, static = root / "templates", root / "static"
     available = (templates / "ui.html").is_file() and static.is_dir()
     app[UI_AVAILABLE], app[UI_ROOT] = available, root
-    if not available:
+    if available:
+        aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(templates)), autoescape=True)
+    else:
         log.warning("ui_files_missing", looked_in=str(root), hint=f"set {UI_DIR_ENV}")
     app.add_routes(routes)
-
-
-@functools.cache
-def _templates(folder: Path) -> jinja2.Environment:
-    # Jinja2 is imported on the first page view, not at start-up: ~1.5 MB a server that is
-    # only used by Claude Code never needs.
-    import jinja2
-
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=True)
 
 
 def static_file(root: Path, name: str) -> Path | None:
@@ -146,6 +136,7 @@ async def ui_page(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, f"Web UI files not found in {request.app[UI_ROOT]} (templates/ui.html and "
                             f"static/); set {UI_DIR_ENV} to the folder that holds them")
     # Only constants go into the page: it is served without authentication.
-    page = _templates(request.app[UI_ROOT] / "templates").get_template("ui.html")
-    html = page.render(version=__version__, router_rows=ROUTER_ROWS, setting_fields=SETTING_FIELDS)
-    return web.Response(text=html, content_type="text/html", headers=PAGE_HEADERS)
+    response = aiohttp_jinja2.render_template(
+        "ui.html", request, {"version": __version__, "router_rows": ROUTER_ROWS, "setting_fields": SETTING_FIELDS})
+    response.headers.update(PAGE_HEADERS)
+    return response
