@@ -16,6 +16,7 @@ JavaScript clients and Claude Code Router do with them too. Client bodies go thr
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -46,3 +47,17 @@ def dumps(value: Any) -> str:
         return _orjson_dumps(value).decode()
     except _ENCODE_ERROR:
         return _std_encode(value)
+
+
+def _as_text(value: Any) -> str:
+    return repr(value)
+
+
+def dumps_log_line(value: Mapping[str, Any]) -> bytes:
+    """A log event as one compact JSON line (with its `\\n`), never failing on what it holds:
+    values JSON cannot show (exceptions, paths, objects) are written as their `repr`."""
+    try:
+        return _orjson_dumps(value, default=_as_text, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
+    except _ENCODE_ERROR:
+        return (json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_as_text) + "\n").encode(
+            "utf-8", "replace")

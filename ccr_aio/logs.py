@@ -11,6 +11,12 @@ Files (only when `LOG` is not false):
   - app log `<home>/claude-code-router.log`: business events logged via `get_app_logger()`.
 Secrets (API keys, Authorization headers, bearer tokens) are masked before any output.
 Log files are 0600 and the logs dir 0700, like the config.
+
+Our own events (structlog) are rendered once, as one JSON line, and that line is written to
+every file it belongs in; only a console that someone reads gets a second, human-readable
+rendering. Lines are written unbuffered, one write each, so `tail -f` and the UI see them at
+once. Other libraries' stdlib records (aiohttp, asyncio) go through the same processors by way
+of `logging` handlers.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import IO, Any
 import structlog
 from structlog.typing import EventDict, Processor
 
+from .jsonutil import dumps_log_line
 from .private_files import open_private, private_dir
 from .settings import Settings
 
@@ -49,10 +56,41 @@ _PLAIN = (bool, int, float)
 
 _installed: list[tuple[logging.Logger, logging.Handler]] = []
 _server_handler: RotatingServerLog | None = None
+_app_handler: LineFile | None = None
+_console: ConsoleLog | None = None
 _known_secrets: tuple[str, ...] = ()
 
 
-class RotatingServerLog(logging.Handler):
+class LineFile(logging.Handler):
+    """An append-only log file (0600) taking whole lines: `write_line` for our rendered events,
+    `emit` for stdlib records (rendered by the formatter set on the handler)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._open(path)
+
+    def _open(self, path: Path) -> None:
+        self.path = path
+        # Unbuffered: every line is one write(2), so readers never see half of one.
+        self._stream: IO[bytes] = os.fdopen(open_private(path, os.O_WRONLY | os.O_APPEND), "ab", buffering=0)
+
+    def write_line(self, data: bytes) -> None:
+        with self.lock:  # type: ignore[union-attr]  # set by Handler.__init__
+            self._stream.write(data)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.write_line((self.format(record) + "\n").encode("utf-8", "replace"))
+        except Exception:
+            self.handleError(record)
+
+    def close(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._stream.close()
+        super().close()
+
+
+class RotatingServerLog(LineFile):
     """Appends lines to `ccr-<start time>.log`, starting a new file per day or at `max_bytes`.
 
     The stdlib rotating handlers rename the live file to `name.1`; we never rename, so a
@@ -61,16 +99,15 @@ class RotatingServerLog(logging.Handler):
 
     def __init__(self, directory: Path, *, max_bytes: int = MAX_BYTES, keep: int = KEEP_FILES,
                  clock: Callable[[], datetime] = datetime.now) -> None:
-        super().__init__()
         self.directory, self.max_bytes, self.keep, self.clock = directory, max_bytes, keep, clock
         private_dir(directory)
         files = self._files()
         # A restart or config reload continues today's file instead of starting another.
         if files and _stamp(files[-1]).date() == clock().date() \
                 and files[-1].stat().st_size < max_bytes:
-            self._open(files[-1])
+            super().__init__(files[-1])
         else:
-            self._open(self._new_path())
+            super().__init__(self._new_path())
 
     def _files(self) -> list[Path]:
         return sorted(p for p in self.directory.iterdir() if _NAME.match(p.name))
@@ -85,39 +122,43 @@ class RotatingServerLog(logging.Handler):
         return self.directory / f"ccr-{start.strftime(_STAMP)}.log"
 
     def _open(self, path: Path) -> None:
-        self.path = path
-        self._stream: IO[bytes] = os.fdopen(open_private(path, os.O_WRONLY | os.O_APPEND), "ab")
+        super()._open(path)
         self._size = self._stream.tell()
         self._started = _stamp(path).date()
+        self._day_ends = datetime.combine(self._started + timedelta(days=1), datetime.min.time())
         for old in self._files()[:-self.keep]:
             old.unlink(missing_ok=True)
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            data = (self.format(record) + "\n").encode("utf-8", "replace")
-            # `>` not `!=`: a start bumped past midnight must not roll on every line.
-            if self._size and (self._size + len(data) > self.max_bytes
-                               or self.clock().date() > self._started):
+    def write_line(self, data: bytes) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            # `>=` the next midnight, not `!=` the day: a start bumped past midnight must not
+            # roll on every line.
+            if self._size and (self._size + len(data) > self.max_bytes or self.clock() >= self._day_ends):
                 self._stream.close()
                 self._open(self._new_path())
             self._stream.write(data)
-            self._stream.flush()
             self._size += len(data)
-        except Exception:
-            self.handleError(record)
-
-    def close(self) -> None:
-        with self.lock:  # type: ignore[union-attr]  # None only before Handler.__init__ ran createLock()
-            self._stream.close()
-        super().close()
 
 
-class PrivateFileHandler(logging.FileHandler):
-    """The stdlib file handler, creating (or tightening) its file as 0600."""
+class ConsoleLog(logging.StreamHandler):  # type: ignore[type-arg]
+    """stderr: colourful columns on a terminal, key=value lines otherwise (a service's journal)."""
 
-    def _open(self) -> Any:  # the stdlib's annotation names a concrete wrapper class
-        fd = open_private(Path(self.baseFilename), os.O_WRONLY | os.O_APPEND)
-        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        tty = sys.stderr.isatty()
+        self.render: Processor = (
+            structlog.dev.ConsoleRenderer(colors=True, timestamp_key="time") if tty
+            else structlog.processors.KeyValueRenderer(key_order=["time", "level", "event"], drop_missing=True))
+
+    def write_event(self, method: str, event_dict: EventDict) -> None:
+        line = self.render(None, method, dict(event_dict))  # renderers may pop keys: a copy
+        text = line if isinstance(line, str) else str(line)
+        with self.lock:  # type: ignore[union-attr]
+            try:
+                self.stream.write(text + "\n")
+                self.stream.flush()
+            except (OSError, ValueError):  # a closed or broken stderr must not break a request
+                pass
 
 
 def _stamp(path: Path) -> datetime:
@@ -180,19 +221,40 @@ def _install(logger: logging.Logger, handler: logging.Handler, renderer: Process
     _installed.append((logger, handler))
 
 
+def _write(_: Any, method: str, event_dict: EventDict) -> EventDict:
+    """structlog's last processor: render the event once and write it wherever it belongs."""
+    line = dumps_log_line(event_dict)
+    if _server_handler is not None:
+        _server_handler.write_line(line)
+    if _app_handler is not None and event_dict.get("logger") == APP_LOGGER:
+        _app_handler.write_line(line)
+    if _console is not None:
+        _console.write_event(method, event_dict)
+    raise structlog.DropEvent  # written: the logger itself has nothing left to do
+
+
+def _stderr_is_discarded() -> bool:
+    """stderr is /dev/null (a daemon, a benchmark): nobody would read a console rendering."""
+    try:
+        err, null = os.fstat(sys.stderr.fileno()), os.stat(os.devnull)
+    except (OSError, ValueError, AttributeError):  # no real file behind sys.stderr (tests)
+        return False
+    return (err.st_dev, err.st_ino) == (null.st_dev, null.st_ino)
+
+
 def close_logging() -> None:
     """Remove and close every handler `setup_logging` installed (shutdown, reload, tests)."""
-    global _server_handler
+    global _server_handler, _app_handler, _console
+    _server_handler = _app_handler = _console = None
     while _installed:
         logger, handler = _installed.pop()
         logger.removeHandler(handler)
         handler.close()
-    _server_handler = None
 
 
 def setup_logging(settings: Settings, *, console: bool = True, max_bytes: int = MAX_BYTES) -> None:
     """(Re)configure logging from `settings`; safe to call again on config reload."""
-    global _server_handler, _known_secrets
+    global _server_handler, _app_handler, _console, _known_secrets
     close_logging()
     name = settings.log_level.lower()
     level = _LEVELS.get(name) or logging.getLevelNamesMapping().get(name.upper(), logging.INFO)
@@ -203,18 +265,18 @@ def setup_logging(settings: Settings, *, console: bool = True, max_bytes: int = 
     _known_secrets = tuple(s for s in secrets if isinstance(s, str) and len(s) >= 8)
     root = logging.getLogger()
     root.setLevel(level)
-    if console:
-        _install(root, logging.StreamHandler(sys.stderr),
-                 structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(), timestamp_key="time"))
+    if console and not _stderr_is_discarded():
+        _console = ConsoleLog()
+        _install(root, _console, _console.render)
     if settings.log_enabled:
         json_renderer = structlog.processors.JSONRenderer()
         _server_handler = RotatingServerLog(settings.logs_dir, max_bytes=max_bytes)
         _install(root, _server_handler, json_renderer)
         private_dir(settings.app_log_path.parent, tighten=False)
-        _install(logging.getLogger(APP_LOGGER),
-                 PrivateFileHandler(settings.app_log_path, encoding="utf-8"), json_renderer)
+        _app_handler = LineFile(settings.app_log_path)
+        _install(logging.getLogger(APP_LOGGER), _app_handler, json_renderer)
     structlog.configure(
-        processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[*_SHARED, _write],
         # Below-level calls are a bare `return None`; no event dict is built.
         wrapper_class=structlog.make_filtering_bound_logger(level),
         # A named factory skips structlog's per-call frame inspection for the logger name.

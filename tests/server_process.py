@@ -37,8 +37,8 @@ class Server:
         found = []
         for path in sorted((self.home / "logs").glob("ccr-*.log")):
             for line in path.read_text().splitlines():
-                if f'"event": "{name}"' in line:
-                    found.append(json.loads(line))
+                if (entry := json.loads(line))["event"] == name:
+                    found.append(entry)
         return found
 
 

@@ -73,7 +73,7 @@ class Instance:
     def log_events(self, name: str) -> list[dict[str, Any]]:
         found = []
         for path in sorted((self.home / ".claude-code-router" / "logs").glob("ccr-*.log")):
-            found += [json.loads(line) for line in path.read_text().splitlines() if f'"event": "{name}"' in line]
+            found += [entry for line in path.read_text().splitlines() if (entry := json.loads(line))["event"] == name]
         return found
 
 

@@ -55,7 +55,7 @@ async def post(url: str, path: str, body: Any = None) -> tuple[int, Any]:
 
 
 def starts_logged(home: Path) -> int:
-    return sum(line.count('"event": "starting"') for p in (home / "logs").glob("ccr-*.log")
+    return sum(json.loads(line)["event"] == "starting" for p in (home / "logs").glob("ccr-*.log")
                for line in p.read_text().splitlines())
 
 
