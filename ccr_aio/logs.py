@@ -196,12 +196,14 @@ def redact(_: Any, __: str, event_dict: EventDict) -> EventDict:
 
 
 def _add_process(_: Any, __: str, event_dict: EventDict) -> EventDict:
-    event_dict["pid"] = os.getpid()  # not cached: stays right after a fork
+    event_dict["pid"] = _process[0]
     event_dict["hostname"] = _HOSTNAME
     return event_dict
 
 
 _HOSTNAME = socket.gethostname()
+_process = [os.getpid()]  # getpid(2) is a system call per line; a forked worker gets its own
+os.register_at_fork(after_in_child=lambda: _process.__setitem__(0, os.getpid()))
 _SHARED: list[Processor] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,

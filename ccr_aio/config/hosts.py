@@ -8,6 +8,7 @@ a name decides, a port never does (a port-forward or a reverse proxy changes it)
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -65,6 +66,7 @@ def is_loopback_address(address: str | None) -> bool:
     return ip is not None and ip.is_loopback
 
 
+@functools.lru_cache(maxsize=256)  # the same few Host names and peers on every request
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         ip = ipaddress.ip_address(text.split("%", 1)[0])  # fe80::1%eth0: the zone is no part of it

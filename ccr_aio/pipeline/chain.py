@@ -20,7 +20,7 @@ from ..transformers.base import Context, Transformer, UpstreamOptions
 from ..transformers.shared.cache_control import strip_cache_control
 from ..transformers.shared.effort import capped_effort, effort_of
 from ..transformers.shared.tool_signatures import strip_signatures
-from .chunk_shape import check_answer, checked_chunks
+from .chunk_shape import check_answer
 
 
 @dataclass
@@ -99,10 +99,10 @@ def unified_stream(
     """Provider chunks → unified chunks (provider chain reversed, then model chain).
 
     An OpenAI-format provider's chunks are unified already; a dialect that reads another
-    format takes `ProviderChunk`s. Only shapes no hook could read (a string `delta`...) are
-    refused here; every hook reads the rest defensively."""
-    checked = checked_chunks(chunks, f"{provider.name},{model}")
-    unified = cast(AsyncIterator[UnifiedChunk], checked)
+    format takes `ProviderChunk`s. `chunks` come checked (`chunk_shape.chunk_check`, run as
+    they are parsed): only shapes no hook could read (a string `delta`...) are refused there;
+    every hook reads the rest defensively."""
+    unified = cast(AsyncIterator[UnifiedChunk], chunks)
     for transformer in _response_hooks(provider, model, "stream_out"):
         unified = transformer.stream_out(unified, ctx)
     return unified

@@ -12,12 +12,12 @@ message_stop, so a cut answer never looks complete. Shapes the converters alread
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import ApiError
 from ..inputs.json_body import json_kind
-from ..shapes.unified import ProviderBody, ProviderChunk
+from ..shapes.unified import ProviderBody
 
 
 def shape_problem(body: Mapping[str, Any], part: str = "delta") -> str | None:
@@ -63,18 +63,15 @@ def _tool_calls_problem(calls: Any) -> str | None:
     return None
 
 
-async def checked_chunks(chunks: AsyncIterator[ProviderChunk], provider: str) -> AsyncIterator[ProviderChunk]:
-    """The provider's chunks, ended by ApiError(502) at the first malformed one."""
-    try:
-        async for chunk in chunks:
-            problem = shape_problem(chunk)
-            if problem:
-                raise ApiError(502, f"Provider {provider} sent a malformed stream chunk: {problem}")
-            yield chunk
-    finally:  # release the upstream at once when the reader stops early
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()
+def chunk_check(provider: str) -> Callable[[Mapping[str, Any]], None]:
+    """A check for each chunk as it is parsed: ApiError(502) at the first malformed one."""
+
+    def check(chunk: Mapping[str, Any]) -> None:
+        problem = shape_problem(chunk)
+        if problem:
+            raise ApiError(502, f"Provider {provider} sent a malformed stream chunk: {problem}")
+
+    return check
 
 
 def check_answer(body: ProviderBody, provider: str) -> None:

@@ -31,6 +31,7 @@ from ..transformers.base import Context, Transformer
 from ..transformers.endpoint.mappings import ended_early
 from ..transformers.endpoint.response import aggregate_chunks, message_to_events
 from .chain import Prepared, prepare_request, unified_json, unified_stream
+from .chunk_shape import chunk_check
 from .fallback import RESILIENCE, Upstreams, attempt_route, log_attempt, note_route, plan_attempts
 from .record_hooks import provider_call
 from .sse import MAX_LINE_BYTES, iter_json_chunks
@@ -64,7 +65,9 @@ class Answer:
         return await read_all(self.raw, self.max_line, self.route)
 
     def chunks(self) -> AsyncIterator[dict[str, Any]]:
-        return iter_json_chunks(self.raw, self.max_line, f"Provider {self.route.label}")
+        """The SSE answer's JSON chunks; a converted provider's are shape-checked as they come."""
+        check = None if self.bypass else chunk_check(self.route.label)
+        return iter_json_chunks(self.raw, self.max_line, f"Provider {self.route.label}", check)
 
     async def events(self) -> AsyncIterator[AnthropicEvent]:
         """Anthropic events: converted by the endpoint, or (passthrough) parsed as they come. A

@@ -12,7 +12,7 @@ re-scanned with what came before), and an unfinished line or event may hold at m
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from typing import Any
 
 import structlog
@@ -35,30 +35,54 @@ def too_long(source: str, limit: int) -> ApiError:
     )
 
 
+class LineSplitter:
+    """Bytes as they arrive → whole lines (without their `\\n`), each read split in one pass.
+
+    Synchronous, so a read's many lines cost one step of the async pipeline, not one per line."""
+
+    def __init__(self, max_line: int = MAX_LINE_BYTES, source: str = "The provider") -> None:
+        self.max_line, self.source = max_line, source
+        self.held: list[bytes] = []  # the start of a line that has not ended yet
+        self.held_size = 0
+
+    def feed(self, raw: bytes) -> list[bytes]:
+        if b"\n" not in raw:
+            self._hold(raw)
+            return []
+        lines = raw.split(b"\n")
+        rest = lines.pop()
+        if self.held:
+            lines[0] = b"".join([*self.held, lines[0]])
+            self.held, self.held_size = [], 0
+        if len(raw) > self.max_line and max(map(len, lines)) > self.max_line:
+            raise too_long(self.source, self.max_line)
+        if len(lines[0]) > self.max_line:  # a held start joined to this read's first line
+            raise too_long(self.source, self.max_line)
+        self._hold(rest)
+        return lines
+
+    def end(self) -> list[bytes]:
+        """The last line, when the bytes ended without a newline."""
+        return [b"".join(self.held)] if self.held else []
+
+    def _hold(self, part: bytes) -> None:
+        if part:
+            self.held.append(part)
+            self.held_size += len(part)
+            if self.held_size > self.max_line:
+                raise too_long(self.source, self.max_line)
+
+
 async def iter_lines(
     byte_chunks: AsyncIterable[bytes], max_line: int = MAX_LINE_BYTES, source: str = "The provider"
 ) -> AsyncIterator[bytes]:
     """Yield every line (without its `\\n`), the last one even without a newline."""
-    held: list[bytes] = []  # the start of a line that has not ended yet
-    held_size = 0
+    splitter = LineSplitter(max_line, source)
     async for raw in byte_chunks:
-        start, end = 0, raw.find(b"\n")
-        while end >= 0:
-            line = raw[start:end]
-            if held:
-                line = b"".join([*held, line])
-                held, held_size = [], 0
-            if len(line) > max_line:
-                raise too_long(source, max_line)
+        for line in splitter.feed(raw):
             yield line
-            start, end = end + 1, raw.find(b"\n", end + 1)
-        if start < len(raw):
-            held.append(raw[start:])
-            held_size += len(raw) - start
-            if held_size > max_line:
-                raise too_long(source, max_line)
-    if held:
-        yield b"".join(held)
+    for line in splitter.end():
+        yield line
 
 
 async def iter_data_lines(
@@ -71,19 +95,42 @@ async def iter_data_lines(
             yield line[5:].strip()
 
 
+ChunkCheck = Callable[[dict[str, Any]], None]  # raises on a chunk the pipeline must not take
+
+
 async def iter_json_chunks(
-    byte_chunks: AsyncIterable[bytes], max_line: int = MAX_LINE_BYTES, source: str = "The provider"
+    byte_chunks: AsyncIterable[bytes], max_line: int = MAX_LINE_BYTES, source: str = "The provider",
+    check: ChunkCheck | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
-    """Yield each `data:` payload parsed as a JSON object."""
-    async for payload in iter_data_lines(byte_chunks, max_line, source):
-        if not payload or payload == b"[DONE]":
-            continue
-        try:
-            chunk = loads(payload)
-        except ValueError:
-            chunk = _lenient(payload)
-        if isinstance(chunk, dict):
+    """Yield each `data:` payload parsed as a JSON object (and passed by `check`, if given).
+    One loop over each read's lines: this runs for every chunk of every stream."""
+    splitter = LineSplitter(max_line, source)
+    async for raw in byte_chunks:
+        for line in splitter.feed(raw):
+            chunk = _data_object(line)
+            if chunk is not None:
+                if check is not None:
+                    check(chunk)
+                yield chunk
+    for line in splitter.end():
+        chunk = _data_object(line)
+        if chunk is not None:
+            if check is not None:
+                check(chunk)
             yield chunk
+
+
+def _data_object(line: bytes) -> dict[str, Any] | None:
+    if not line.startswith(b"data:"):
+        return None
+    payload = line[5:].strip()
+    if not payload or payload == b"[DONE]":
+        return None
+    try:
+        chunk = loads(payload)
+    except ValueError:
+        chunk = _lenient(payload)
+    return chunk if isinstance(chunk, dict) else None
 
 
 def _event_end(before: bytes, raw: bytes) -> int:
