@@ -27,10 +27,10 @@ from ..routing.router import Route
 from ..routing.tokens import TOKENS
 from ..routing.window import fit_to_model
 from ..shapes.anthropic import AnthropicEvent, AnthropicMessage, AnthropicRequest
-from ..transformers.base import Context, Transformer
+from ..transformers.base import Context, Transformer, UpstreamOptions
 from ..transformers.endpoint.mappings import ended_early
 from ..transformers.endpoint.response import aggregate_chunks, message_to_events
-from .chain import Prepared, prepare_request, unified_json, unified_stream
+from .chain import prepare_request, unified_json, unified_stream
 from .chunk_shape import chunk_check
 from .fallback import RESILIENCE, Upstreams, attempt_route, log_attempt, note_route, plan_attempts
 from .record_hooks import provider_call
@@ -95,6 +95,15 @@ class Answer:
         return self.endpoint.json_in(unified, ctx)
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """A prepared request as it is sent: its bytes, and how."""
+
+    data: bytes
+    options: UpstreamOptions
+    bypass: bool
+
+
 @asynccontextmanager
 async def exchange(
     request: web.Request,
@@ -141,11 +150,16 @@ async def exchange(
             tried = attempt.target
             call_ctx = ctx if call is route else replace(ctx, provider=call.provider.name, model=call.model)
             prepared = await prepare_request(upstreams.endpoint, call.provider, call.model, fitted, call_ctx)
+            del fitted
             await asyncio.sleep(0)  # other requests get a turn between converting and serializing
-            silence = None if prepared.bypass else on_silence
+            # Only the bytes are kept: the converted body (as big as the client's, in objects)
+            # would otherwise stay in memory for as long as the answer streams.
+            outgoing = Outgoing(dumps_bytes(prepared.body), prepared.options, prepared.bypass)
+            del prepared
+            silence = None if outgoing.bypass else on_silence
             record = provider_call(request, call)  # the request's record notes every try
             try:
-                opened = await _open(request, upstreams, call, prepared, call_ctx, attempts, before_read, silence)
+                opened = await _open(request, upstreams, call, outgoing, call_ctx, attempts, before_read, silence)
             except UpstreamFailed as exc:
                 if record is not None:
                     record.attempt_failed(exc.status)
@@ -163,7 +177,9 @@ async def exchange(
     try:
         raw = upstream_bytes(upstream, call, before_read, silence, first)
         limits = upstreams.settings.config.limits
-        yield Answer(upstream, raw, call, upstreams.endpoint, prepared.bypass, call_ctx, limits.upstream_line)
+        bypass = outgoing.bypass
+        del outgoing
+        yield Answer(upstream, raw, call, upstreams.endpoint, bypass, call_ctx, limits.upstream_line)
     finally:
         close_upstream(upstream)
 
@@ -172,7 +188,7 @@ async def _open(
     request: web.Request,
     upstreams: Upstreams,
     route: Route,
-    prepared: Prepared,
+    outgoing: Outgoing,
     ctx: Context,
     attempts: Attempts,
     before_read: ReadHook | None,
@@ -180,8 +196,8 @@ async def _open(
 ) -> tuple[aiohttp.ClientResponse, bytes]:
     """One attempt: post, then wait for the first chunk of the answer. UpstreamFailed when it
     failed before that; the response is closed then."""
-    provider, options, settings = route.provider, prepared.options, upstreams.settings
-    if prepared.bypass:
+    provider, options, settings = route.provider, outgoing.options, upstreams.settings
+    if outgoing.bypass:
         # The provider's own chain entry carries the options (e.g. UseBearer).
         headers = provider.chain[0].auth(passthrough_headers(request.headers, options), provider, ctx)
     else:
@@ -192,7 +208,7 @@ async def _open(
     upstream = await post_upstream(
         request.app[HTTP],
         url=options.url or provider.api_base_url,
-        data=dumps_bytes(prepared.body),
+        data=outgoing.data,
         headers=headers,
         provider=provider.name,
         model=route.model,
