@@ -13,8 +13,10 @@ ccr-aio back to back, and prints the medians next to the targets:
 The machine's load average is printed with the results: on a shared box, compare runs with care.
   6. fallback (once, after the repeats): a primary that answers 429 to every other call and a
      healthy fallback; N streamed requests at c=16 must all complete (bench/fallback_case.py)
+  7. every core (once, after the repeats, unless --workers 1): the same server started with
+     `--workers N`, streams at c=16 and the session at c=8, again as a fraction of direct
 Usage: python bench/bench.py [--seconds 4] [--samples 30] [--repeats 3] [--json out.json]
-       [--fallback-requests 1000]
+       [--fallback-requests 1000] [--workers 2]
        [--server-root OTHER_CHECKOUT]  (same workloads against another version of the server)
 """
 
@@ -113,10 +115,21 @@ async def first_byte(session: aiohttp.ClientSession, url: str, body: bytes, head
     return elapsed
 
 
-async def throughput(call: Call, concurrency: int, seconds: float) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# CPU milliseconds per request of the last `throughput` run, by process name (see Bench.pids).
+cpu_per_request: dict[str, float] = {}
+
+
+async def throughput(call: Call, concurrency: int, seconds: float, pids: dict[str, int] | None = None) -> float:
     await asyncio.gather(*(call() for _ in range(concurrency)))  # open the connections first
     done = 0
     end = time.monotonic() + seconds
+    cpu_before = {name: cpu_seconds(pid) for name, pid in (pids or {}).items()}
 
     async def worker() -> None:
         nonlocal done
@@ -126,7 +139,11 @@ async def throughput(call: Call, concurrency: int, seconds: float) -> float:
 
     began = time.monotonic()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return done / (time.monotonic() - began)
+    elapsed = time.monotonic() - began
+    cpu_per_request.clear()
+    for name, pid in (pids or {}).items():
+        cpu_per_request[name] = (cpu_seconds(pid) - cpu_before[name]) * 1000 / max(done, 1)
+    return done / elapsed
 
 
 async def p50_ms(call: Call, count: int) -> float:
@@ -143,6 +160,7 @@ class Bench:
         self.salt = 0
         self.turn = 0
         self.session_now = self.conversation
+        self.pids: dict[str, int] = {}  # "server", "fake": whose CPU time per request is reported
 
     def direct(self, anthropic_body: dict[str, Any], stream: bool) -> bytes:
         """The body the client would send to the provider itself (what ccr-aio sends upstream)."""
@@ -161,8 +179,10 @@ class Bench:
         out: dict[str, float] = {}
         direct_stream, ccr_stream = self.direct(SMALL, True), self.through(SMALL, True)
         for concurrency in (1, 16):
-            direct = await throughput(self.to_fake(direct_stream), concurrency, self.seconds)
-            through = await throughput(self.to_ccr(ccr_stream), concurrency, self.seconds)
+            direct = await throughput(self.to_fake(direct_stream), concurrency, self.seconds, self.pids)
+            self.note_cpu(out, f"stream_c{concurrency}_direct")
+            through = await throughput(self.to_ccr(ccr_stream), concurrency, self.seconds, self.pids)
+            self.note_cpu(out, f"stream_c{concurrency}_ccr")
             out[f"stream_c{concurrency}"] = through / direct
             out[f"stream_c{concurrency}_direct_rps"], out[f"stream_c{concurrency}_ccr_rps"] = direct, through
         for provider in ("deepseek", "openrouter"):
@@ -182,10 +202,18 @@ class Bench:
         out["session_ttfb_cold_ms"], out["session_ttfb_cold_added_ms"] = cold, cold - direct
 
         direct_long, ccr_long = self.direct(self.conversation, True), self.through(self.conversation, True)
-        direct = await throughput(self.to_fake(direct_long), 8, self.seconds)
-        through = await throughput(self.to_ccr(ccr_long), 8, self.seconds)
+        direct = await throughput(self.to_fake(direct_long), 8, self.seconds, self.pids)
+        self.note_cpu(out, "session_c8_direct")
+        through = await throughput(self.to_ccr(ccr_long), 8, self.seconds, self.pids)
+        self.note_cpu(out, "session_c8_ccr")
         out["session_c8"], out["session_c8_direct_rps"], out["session_c8_ccr_rps"] = through / direct, direct, through
         return out
+
+    @staticmethod
+    def note_cpu(out: dict[str, float], run: str) -> None:
+        """Where the CPU went in the last throughput run: ms per request, per process."""
+        for name, ms in cpu_per_request.items():
+            out[f"{run}_{name}_cpu_ms"] = ms
 
     def next_turn(self) -> bytes:
         """A live session: each request is the previous conversation plus one exchange."""
@@ -219,15 +247,48 @@ def write_config(home: Path, fake_url: str, flaky_url: str) -> Path:
 
 
 @contextlib.contextmanager
+def workers_server(env: dict[str, str], config: Path, server_root: Path, workers: int) -> Iterator[str]:
+    """The same server with `--workers N`: a parent that forks N workers on one port. It gets a
+    home of its own (one server per home), with the same config."""
+    home = Path(tempfile.mkdtemp(prefix="ccr-bench-workers-"))
+    own = home / ".claude-code-router" / "config.json"
+    own.parent.mkdir(parents=True)
+    own.write_text(config.read_text())
+    port = free_port()
+    proc = start(["-m", "ccr_aio", "--config", str(own), "--port", str(port), "--workers", str(workers)],
+                 {**env, "HOME": str(home)}, server_root)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def every_core(bench: Bench, ccr_url: str, direct: dict[str, float]) -> dict[str, float]:
+    """Streams at c=16 and the session at c=8 through a multi-worker server, against the
+    direct figures of the same run."""
+    through = Bench(bench.session, bench.fake_url, ccr_url + "/v1/messages?beta=true", bench.seconds, bench.samples)
+    for _ in range(8):  # every worker warms its tokenizer and connections before measuring
+        await read_all(bench.session, through.ccr_url, through.through(bench.conversation, True), CCR_HEADERS)
+    stream = await throughput(through.to_ccr(through.through(SMALL, True)), 16, bench.seconds)
+    session = await throughput(through.to_ccr(through.through(bench.conversation, True)), 8, bench.seconds)
+    return {"stream_c16": stream / direct["stream_c16_direct_rps"], "session_c8": session / direct["session_c8_direct_rps"],
+            "stream_c16_rps": stream, "session_c8_rps": session}
+
+
+@contextlib.contextmanager
 def processes(env: dict[str, str], fake_port: int, flaky_port: int, ccr_port: int, config: Path,
-              server_root: Path) -> Iterator[subprocess.Popen[bytes]]:
+              server_root: Path) -> Iterator[tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]]:
     procs = [
         start(["-m", "tests.fakes.serve", "--port", str(fake_port), "--chunks", "200"], env),
         start(["-m", "tests.fakes.serve", "--port", str(flaky_port), "--chunks", "200", *FLAKY_FAKE_ARGS], env),
         start(["-m", "ccr_aio", "--config", str(config), "--port", str(ccr_port)], env, server_root),
     ]
     try:
-        yield procs[-1]
+        yield procs[0], procs[-1]
     finally:
         for proc in procs:
             proc.terminate()
@@ -239,7 +300,7 @@ def processes(env: dict[str, str], fake_port: int, flaky_port: int, ccr_port: in
 
 
 async def run(seconds: float, samples: int, repeats: int, server_root: Path = ROOT,
-              fallback_requests: int = 0) -> dict[str, Any]:
+              fallback_requests: int = 0, workers: int = 1) -> dict[str, Any]:
     fake_port, flaky_port, ccr_port = free_port(), free_port(), free_port()
     home = Path(tempfile.mkdtemp(prefix="ccr-bench-"))
     fake_url = f"http://127.0.0.1:{fake_port}/v1/chat/completions"
@@ -247,7 +308,8 @@ async def run(seconds: float, samples: int, repeats: int, server_root: Path = RO
     env = {**os.environ, "HOME": str(home)}
     load_before = os.getloadavg()
     fallback: dict[str, Any] = {}
-    with processes(env, fake_port, flaky_port, ccr_port, config, server_root) as server:
+    scaled: dict[str, float] = {}
+    with processes(env, fake_port, flaky_port, ccr_port, config, server_root) as (fake, server):
         await wait_healthy(f"http://127.0.0.1:{fake_port}/health")
         await wait_healthy(f"http://127.0.0.1:{flaky_port}/health")
         await wait_healthy(f"http://127.0.0.1:{ccr_port}/health")
@@ -255,6 +317,7 @@ async def run(seconds: float, samples: int, repeats: int, server_root: Path = RO
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
             bench = Bench(session, fake_url, f"http://127.0.0.1:{ccr_port}/v1/messages?beta=true", seconds, samples)
+            bench.pids = {"server": server.pid, "fake": fake.pid}
             runs = [await bench.run_once() for _ in range(repeats)]
             if fallback_requests:
                 flaky = json.dumps({**SMALL, "stream": True, "model": "flaky,fake-model"}).encode()
@@ -262,11 +325,18 @@ async def run(seconds: float, samples: int, repeats: int, server_root: Path = RO
         peak = memory_mb(server.pid)["VmHWM"]
         await asyncio.sleep(TRIM_INTERVAL_S + 1)  # idle: the server hands freed memory back
         settled = memory_mb(server.pid)["VmRSS"]
+        if workers > 1:
+            with workers_server(env, config, server_root, workers) as url:
+                await wait_healthy(url + "/health")
+                async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
+                                                 timeout=aiohttp.ClientTimeout(total=120)) as session:
+                    bench.session = session
+                    scaled = await every_core(bench, url, {k: statistics.median(r[k] for r in runs) for k in runs[0]})
     results: dict[str, Any] = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
     results.update(peak_rss_mb=peak, idle_rss_mb_after=settled, idle_rss_mb_at_start=rss_started,
                    runs=runs, load_average_before=load_before, load_average_after=os.getloadavg(),
                    cpus=os.cpu_count(), repeats=repeats, seconds=seconds, samples=samples,
-                   fallback_429_half_c16=fallback)
+                   fallback_429_half_c16=fallback, workers=workers, every_core=scaled)
     return results
 
 
@@ -285,6 +355,11 @@ def report(results: dict[str, Any]) -> str:
     for key, value in results.items():
         if isinstance(value, float) and key not in {k for k, *_ in TARGETS}:
             lines.append(f"  {key:36s} {value:10.2f}")
+    if results["every_core"]:
+        scaled = results["every_core"]
+        lines += ["", f"every core (--workers {results['workers']}, same direct figures):",
+                  f"  {'stream 200 chunks, c=16':46s} {scaled['stream_c16']:10.2f} of direct",
+                  f"  {'386 KB session, c=8, throughput':46s} {scaled['session_c8']:10.2f} of direct"]
     if results["fallback_429_half_c16"]:
         lines += ["", "fallback_429_half_c16: " + "  ".join(
             f"{k}={v}" for k, v in results["fallback_429_half_c16"].items())]
@@ -298,12 +373,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs of every workload; medians are reported")
     parser.add_argument("--fallback-requests", type=int, default=1000,
                         help="streamed requests of the fallback case (0: skip it)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="also run the c=16 stream and c=8 session through `--workers N` (1: skip)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--server-root", type=Path, default=ROOT,
                         help="run the ccr_aio of this checkout as the server (to compare two versions)")
     args = parser.parse_args()
     results = asyncio.run(run(args.seconds, args.samples, args.repeats, args.server_root.resolve(),
-                            args.fallback_requests))
+                            args.fallback_requests, args.workers))
     print(report(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
