@@ -33,7 +33,8 @@ DEFAULT_MAX_ENTRIES = 20_000
 # New text tokenizes at ~8 ms per 100 KB; below this, a thread hop is not worth it.
 DEFAULT_OFFLOAD_CHARS = 50_000
 
-_Key = tuple[int, int]
+_Key = int  # a text's length above its hash's 64 bits: see `_key`
+_HASH_BITS = (1 << 64) - 1
 T = TypeVar("T")
 
 
@@ -157,8 +158,9 @@ class TokenCounter:
         self.max_entries = max_entries
         self.offload_chars = offload_chars
         self.stats = TokenStats()
-        # Keys are (len, hash) of the text, not the text, so 20k entries stay a few MB. The
-        # strings are new objects every request, yet hashing them costs less than json.loads.
+        # Keys are the length and hash of the text in one int, not the text (nor a tuple: an
+        # int key takes ~1.8 MB less at 20k entries), so the cache stays under 3 MB. The strings
+        # are new objects every request, yet hashing them costs less than json.loads.
         self._cache: OrderedDict[_Key, int] = OrderedDict()
         self._lock = threading.Lock()
         self._background: set[asyncio.Task[None]] = set()
@@ -220,7 +222,7 @@ class TokenCounter:
         # Largest texts first: the budget is crossed after the fewest encode calls.
         encode = self.encoding.encode_ordinary
         fresh: dict[_Key, int] = {}
-        order = sorted(pending, key=lambda key: key[0], reverse=True)
+        order = sorted(pending, key=_length, reverse=True)
         total = 0
         for done, key in enumerate(order):
             fresh[key] = n = len(encode(pending[key]))
@@ -233,7 +235,7 @@ class TokenCounter:
         self._store(await self._in_thread(self._tokenize, pending))
 
     def _lookup(self, texts: list[str]) -> tuple[list[_Key], dict[_Key, int], dict[_Key, str]]:
-        keys = [(len(text), hash(text)) for text in texts]  # hashed before taking the lock
+        keys = [(len(text) << 64) | (hash(text) & _HASH_BITS) for text in texts]  # before taking the lock
         known: dict[_Key, int] = {}
         pending: dict[_Key, str] = {}
         cache = self._cache
@@ -266,11 +268,15 @@ class TokenCounter:
 
     def _store(self, fresh: dict[_Key, int]) -> None:
         with self._lock:
-            self.stats.tokenized_chars += sum(k[0] for k in fresh)
+            self.stats.tokenized_chars += sum(map(_length, fresh))
             cache = self._cache
             cache.update(fresh)
             while len(cache) > self.max_entries:
                 cache.popitem(last=False)
+
+
+def _length(key: _Key) -> int:
+    return key >> 64
 
 
 TOKENS = web.AppKey("tokens", TokenCounter)  # the app's counter, shared by all requests
