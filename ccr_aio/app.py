@@ -32,9 +32,13 @@ log = structlog.get_logger("ccr_aio.app")
 
 
 async def _http_session(app: web.Application) -> AsyncIterator[None]:
-    # One pool for every provider; per-call timeouts are set in pipeline/upstream.py.
+    # One pool for every provider; per-call timeouts are set in pipeline/upstream.py. No cookie
+    # jar: a cookie one provider call sets (a CDN's bot cookie) must not ride along on every
+    # later user's request, as none does in Claude Code Router; and the jar's per-request
+    # filtering is work for nothing.
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300)
-    async with aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False) as session:
+    async with aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False,
+                                     cookie_jar=aiohttp.DummyCookieJar()) as session:
         app[HTTP] = session
         yield
 

@@ -146,3 +146,16 @@ async def test_passthrough_refuses_a_message_that_is_not_an_object_at_the_edge(m
     assert response.status == 400
     assert "messages[0]" in (await response.json())["error"]["message"]
     assert fake.requests == []
+
+
+async def test_a_cookie_set_by_a_provider_is_not_sent_on_later_calls(make_client, fake):
+    # One pool serves every user: a provider's Set-Cookie (a CDN's bot cookie) must not ride
+    # along on the next request, whoever sends it. By name, not IP: jars ignore cookies of IPs.
+    named = provider_config(fake, api_base_url=fake.url.replace("127.0.0.1", "localhost"))
+    client = await make_client({"Providers": [named], "Router": {"default": "fake,fake-model"}})
+    fake.queue(Reply(json_body=completion("one"), headers={"Set-Cookie": "__cf_bm=abc123; Path=/"}),
+               json_reply(completion("two")))
+    for _ in range(2):
+        message = await sdk(client).messages.create(model="claude-x", max_tokens=20, messages=USER)
+        assert message.content[0].text in ("one", "two")
+    assert [r.headers.get("Cookie") for r in fake.requests] == [None, None]
