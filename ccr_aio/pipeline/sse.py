@@ -107,6 +107,8 @@ async def iter_json_chunks(
     splitter = LineSplitter(max_line, source)
     async for raw in byte_chunks:
         for line in splitter.feed(raw):
+            if not line.startswith(b"data:"):  # half the lines are the blank ones between events
+                continue
             chunk = _data_object(line)
             if chunk is not None:
                 if check is not None:
