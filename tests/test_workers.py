@@ -1,6 +1,7 @@
 """`WORKERS: 2` over real processes: one parent owning the port and the PID file, two workers
-sharing images, session usage and key health through the SQLite file in the home dir, a dead
-worker replaced, SIGTERM draining every worker, /api/restart renewing all of them."""
+sharing images, session usage and key health through the SQLite file in the home dir, a save
+in force on both when it answers, a dead worker replaced, SIGTERM draining every worker,
+/api/restart renewing all of them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import aiohttp
 
 from ccr_aio.cli import daemon
 from tests import scale_helpers as scale
+from tests.fakes.openai_upstream import completion, json_reply
+from tests.live_server import stopped
 from tests.server_process import endless_config, open_stream, server_process  # noqa: F401 - fixture
 from tests.test_cli import ccr_home, cli, cli_env, reaper, wait_for, write_config  # noqa: F401 - fixtures
 from tests.test_process import free_port
@@ -72,6 +75,37 @@ async def test_requests_spread_over_both_workers(server_process, fake):
         return await served_by() == set(pids)
 
     await wait_for(one_more, timeout=60, what="requests served by both workers")
+
+
+def queued_connections(port: int) -> int:
+    """Connections waiting in the accept queue of the listening socket on 127.0.0.1:`port`."""
+    local = f"0100007F:{port:04X}"
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == local and fields[3] == "0A":  # LISTEN: rx_queue is the accept queue
+            return int(fields[4].split(":")[1], 16)
+    return 0
+
+
+async def test_a_save_is_in_force_on_every_worker_when_it_answers(server_process, fake):
+    server = await server_process(scale.config(fake, WORKERS=2))
+    saver, other = await live_workers(server.home)
+    changed = scale.config(fake, WORKERS=2)
+    changed["Router"]["default"] = "fake,long-m"
+    fake.queue(json_reply(completion("ok")))
+    # The save can only reach `saver`; the SIGHUP the parent forwards waits in `other`.
+    async with stopped(other):
+        async with aiohttp.ClientSession() as session:
+            async with session.post(server.url + "/api/config", json=changed) as response:
+                assert response.status == 200
+        async with stopped(saver):  # the next request waits in the queue until `other` goes on
+            asked = asyncio.ensure_future(scale.client(server.url).messages.create(
+                model="claude-x", max_tokens=5, messages=[{"role": "user", "content": "hi"}]))
+            await wait_for(lambda: queued_connections(server.port), what="the request queued")
+            os.kill(other, signal.SIGCONT)  # the request and the SIGHUP arrive together
+            await asked
+    assert fake.requests[-1].body["model"] == "long-m"
+    assert {e["pid"] for e in server.log_events("route")} == {other}
 
 
 async def test_sigterm_drains_every_worker_within_the_grace(server_process, aiohttp_server):
