@@ -6,6 +6,7 @@ in force on both when it answers, a dead worker replaced, SIGTERM draining every
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -157,6 +158,16 @@ async def test_workers_end_when_their_parent_is_killed(server_process, fake):
     await server.proc.wait()
     await wait_for(lambda: not any(daemon.is_alive(pid) for pid in pids), what="orphaned workers gone")
     assert _refused(server.port)
+
+
+async def test_a_config_that_cannot_start_ends_the_parent_with_its_error(ccr_home, reaper, fake):
+    write_config(ccr_home, fake, free_port(), WORKERS=2)
+    config = json.loads((ccr_home / "config.json").read_text())
+    config["Providers"][0]["transformer"] = {"use": ["no-such-transformer"]}  # loads, cannot build
+    (ccr_home / "config.json").write_text(json.dumps(config))
+    started = await cli(cli_env(ccr_home.parent), "start", timeout=30)
+    assert started.code == 2 and "unknown transformer 'no-such-transformer'" in started.err
+    assert not daemon.pid_path(ccr_home).exists()
 
 
 async def test_the_workers_flag_overrides_the_config_and_stop_ends_them_all(ccr_home, reaper, fake):

@@ -42,6 +42,7 @@ from ..logs import close_logging, setup_logging
 from ..routes.admin import ADMIN, reload_from_disk
 from ..settings import ConfigError, Settings
 from ..shared import prepare_state_file
+from ..state import build_snapshot
 from . import daemon, sockets, workers
 from .config_generation import ConfigGeneration
 from .connections import ConnectionGuard, GuardedRequestHandler
@@ -111,6 +112,10 @@ def _pid_info(settings: Settings, worker_pids: list[int] | None = None) -> daemo
 
 def _supervise(settings: Settings, overrides: dict[str, Any], listeners: list[socket.socket]) -> Outcome:
     """The parent of N workers; the sockets stay open on return when restarting."""
+    # What each worker builds first. A config that cannot start (a transformer that fails to
+    # build) ends the start here with its error, as with one process, instead of workers that
+    # die as they start, again and again.
+    build_snapshot(settings)
     if not _listen(settings, listeners):
         return 1
     limits = settings.config.limits
