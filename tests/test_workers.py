@@ -16,8 +16,9 @@ import aiohttp
 
 from ccr_aio.cli import daemon
 from tests import scale_helpers as scale
+from tests.conftest import base_config, sdk
 from tests.fakes.openai_upstream import completion, json_reply
-from tests.live_server import stopped
+from tests.live_server import routed_by, serving_pids, stopped
 from tests.server_process import endless_config, open_stream, server_process  # noqa: F401 - fixture
 from tests.test_cli import ccr_home, cli, cli_env, reaper, wait_for, write_config  # noqa: F401 - fixtures
 from tests.test_process import free_port
@@ -107,6 +108,22 @@ async def test_a_save_is_in_force_on_every_worker_when_it_answers(server_process
             await asked
     assert fake.requests[-1].body["model"] == "long-m"
     assert {e["pid"] for e in server.log_events("route")} == {other}
+
+
+async def test_requests_of_one_client_reach_every_worker(make_client, fake):
+    """An end-to-end test (the tests' server from `make_client`): in the run with workers,
+    the kernel hands the client's new connections to each of them. In process, the one."""
+    client = await make_client(base_config(fake))
+    serving = serving_pids(client)
+    assert len(serving) == getattr(client.server, "workers", 1)  # as many as the run asked for
+
+    async def every_one_answered() -> bool:
+        fake.queue(json_reply(completion("ok")))
+        message = await sdk(client).messages.create(model="m", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+        assert message.content[0].text == "ok"
+        return routed_by(client) == serving
+
+    await wait_for(every_one_answered, timeout=60, what="a request answered by every worker")
 
 
 async def test_sigterm_drains_every_worker_within_the_grace(server_process, aiohttp_server):
