@@ -38,9 +38,15 @@ services:
 	  { echo "make test needs redis-server and nginx (apt-get install redis-server nginx)" >&2; exit 1; }; }
 
 # mypy first (its settings: [tool.mypy] in pyproject.toml); a type error fails the target.
+# Then the end-to-end tests once more, against a real server process with E2E_WORKERS workers
+# (tests/conftest.py says which tests those are; E2E_WORKERS=0 leaves that run out).
+E2E_WORKERS ?= 2
 test: $(STAMP) chromium services
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest $(ARGS)
+ifneq ($(E2E_WORKERS),0)
+	$(BIN)/python -m pytest -m "e2e and not in_process" --server-workers $(E2E_WORKERS) $(ARGS)
+endif
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py $(ARGS)

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from ccr_aio import config_store
-from ccr_aio.state import STATE
 
 
 def config_path(client: Any) -> Path:
-    return client.app[STATE].current.settings.config_path
+    """The file the server under test reads (set by `make_client`, in process or not)."""
+    return client.config_path
 
 
 async def refused(client: Any, body: Any, status: int = 400, **kwargs: Any) -> str:

@@ -1,4 +1,4 @@
-"""Records with known numbers, and waiting on a condition with a deadline."""
+"""Records with known numbers, and waiting on a condition with a deadline (or for records)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ccr_aio.records import RequestRecord
+from tests.test_cli import wait_for
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 
@@ -36,3 +37,16 @@ async def wait_until(condition: Callable[[], Any], timeout: float = 10.0, what: 
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.005)
+
+
+async def recorded(client: Any, count: int, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """/api/requests once it lists `count` records. A server with several workers has each
+    worker's records on disk within a second (each writes its own in batches): a record of a
+    request another worker served may come after the answer."""
+    async def listed() -> list[dict[str, Any]] | None:
+        response = await client.get("/api/requests?limit=1000", headers=headers or {})
+        rows: list[dict[str, Any]] = (await response.json())["requests"]
+        return rows if len(rows) >= count else None
+
+    found: list[dict[str, Any]] = await wait_for(listed, what=f"{count} records")
+    return found

@@ -18,7 +18,9 @@ from aiohttp import web
 from ccr_aio import config_store
 from ccr_aio.routes.admin import ADMIN
 from ccr_aio.state import STATE
+from tests.admin_helpers import config_path
 from tests.conftest import base_config, provider_config, sdk
+from tests.live_server import on_another_worker
 from tests.fakes.openai_upstream import _encode, text_chunks
 from tests.stream_grammar import check_stream, parse_sse_bytes
 
@@ -26,14 +28,11 @@ USER = [{"role": "user", "content": "hi"}]
 SAVED = {"success": True, "message": "Config saved successfully"}
 
 
-def config_path(client: Any) -> Path:
-    return client.app[STATE].current.settings.config_path
-
-
 async def ask(client: Any) -> None:
     await sdk(client).messages.create(model="claude-sonnet-4", max_tokens=10, messages=USER)
 
 
+@pytest.mark.in_process  # reads the provider key the app resolved
 async def test_get_config_is_the_file_as_stored(make_client, fake):
     config = base_config(fake, APIKEY_HINT="$NOT_SET", Custom={"kept": [1, 2]})
     config["Providers"][0]["api_key"] = "$FAKE_KEY"
@@ -63,7 +62,8 @@ async def test_post_config_saves_backs_up_and_reloads(make_client, fake):
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     (backup,) = config_store.backups(path)
     assert backup.read_text() == old_text
-    await ask(client)  # the next request uses the new Router.default
+    async with on_another_worker(client, after="config_saved"):
+        await ask(client)  # the next request uses the new Router.default, on any worker
     assert fake.requests[-1].body["model"] == "Other-Model"
     assert fake.requests[-1].headers["Authorization"] == "Bearer $FAKE_KEY"  # unset var stays text
 
@@ -126,6 +126,7 @@ async def test_config_that_does_not_build_is_refused_and_old_one_keeps_running(m
 
 
 @pytest.mark.parametrize("code, reason", [(errno.ENOSPC, "No space left on device"), (errno.EROFS, "Read-only file system")])
+@pytest.mark.in_process  # makes the app's file writes fail
 async def test_write_failure_is_500_with_reason_and_old_file_intact(make_client, fake, monkeypatch, code, reason):
     client = await make_client(base_config(fake))
     before = config_path(client).read_text()
@@ -155,6 +156,7 @@ async def test_unwritable_config_dir_is_500(make_client, fake, tmp_path):
     assert "Not a directory" in (await response.json())["error"]["message"]
 
 
+@pytest.mark.in_process  # counts the app's concurrent writes
 async def test_concurrent_posts_never_interleave(make_client, fake, monkeypatch):
     client = await make_client(base_config(fake))
     active, peak = [0], [0]
@@ -258,6 +260,7 @@ async def test_reload_applies_a_file_changed_on_disk(make_client, fake):
     assert fake.requests[-1].body["model"] == "Other-Model"
 
 
+@pytest.mark.in_process  # replaces the app's restart hook
 async def test_restart_applies_saved_config_and_calls_the_hook_after_answering(make_client, fake):
     client = await make_client(base_config(fake))
     calls: list[float] = []
@@ -270,6 +273,7 @@ async def test_restart_applies_saved_config_and_calls_the_hook_after_answering(m
     assert len(calls) == 1
 
 
+@pytest.mark.in_process  # replaces the app's restart hook
 async def test_restart_refuses_a_config_that_cannot_start(make_client, fake):
     client = await make_client(base_config(fake))
     calls: list[int] = []
@@ -281,6 +285,7 @@ async def test_restart_refuses_a_config_that_cannot_start(make_client, fake):
     assert calls == []
 
 
+@pytest.mark.in_process  # a server process takes its port from --port, which a save cannot change
 async def test_changes_a_reload_cannot_apply_are_reported(make_client, fake):
     client = await make_client(base_config(fake))
     response = await client.post("/api/config", json=base_config(fake, PORT=4999, LOG_LEVEL="debug"))

@@ -20,8 +20,8 @@ SECRET = "s3cr3t-from-the-environment-4242"
 
 
 async def test_errors_quote_dollar_values_as_written_never_the_environment(make_client, fake, monkeypatch):
-    monkeypatch.setenv("CCR_TEST_SECRET", SECRET)
-    client = await make_client(base_config(fake))
+    monkeypatch.setenv("CCR_TEST_SECRET", SECRET)  # what an in-process app's saves read
+    client = await make_client(base_config(fake), env={"CCR_TEST_SECRET": SECRET})
     for change in ({"PORT": "$CCR_TEST_SECRET"}, {"PORT": "${CCR_TEST_SECRET}x"}, {"API_TIMEOUT_MS": "$CCR_TEST_SECRET"},
                    {"Router": {"default": "$CCR_TEST_SECRET"}}, {"ALLOWED_HOSTS": ["$CCR_TEST_SECRET/x"]}):
         message = await refused(client, base_config(fake, **change))
@@ -37,7 +37,7 @@ async def test_errors_quote_dollar_values_as_written_never_the_environment(make_
 
 async def test_warnings_quote_dollar_values_as_written(make_client, fake, monkeypatch):
     monkeypatch.setenv("CCR_TEST_SECRET", "gone," + SECRET)
-    client = await make_client(base_config(fake))
+    client = await make_client(base_config(fake), env={"CCR_TEST_SECRET": "gone," + SECRET})
     response = await client.post("/api/config", json=base_config(fake, Router={"default": "$CCR_TEST_SECRET"}))
     answer = await response.json()
     assert response.status == 200 and SECRET not in json.dumps(answer)
@@ -92,6 +92,7 @@ async def test_a_save_cannot_point_the_prompt_or_code_at_files_elsewhere(make_cl
     assert not (tmp_path / "ran").exists()
 
 
+@pytest.mark.in_process  # sets the app's environment mid-test and reads its prompt
 async def test_a_save_may_name_files_in_the_config_directory(make_client, fake):
     client = await make_client(base_config(fake))
     home = config_path(client).parent

@@ -11,19 +11,22 @@ import pytest
 import yarl
 
 from ccr_aio.routes import admin_logs
-from ccr_aio.state import STATE
+from tests.admin_helpers import config_path
 from tests.conftest import base_config
 
 CLEARED = {"success": True, "message": "Logs cleared successfully"}
+# The tests own the logs dir: the server writes no log of its own (LOG false), so the files a
+# test puts there are all the API can find.
+NO_LOGS = {"LOG": False}
 
 
 @pytest.fixture
 async def logs(make_client, fake, tmp_path: Path) -> tuple[Any, Path]:
     """A client whose logs dir holds two server logs, another .log, a .txt and a symlink out."""
-    client = await make_client(base_config(fake))
-    home = client.app[STATE].current.settings.home
+    client = await make_client(base_config(fake, **NO_LOGS))
+    home = config_path(client).parent
     folder = home / "logs"
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)  # a server creates it at its first start
     files = {
         folder / "ccr-20261101000000.log": '{"event": "old"}\n',
         folder / "ccr-20261102000000.log": '{"event": "a"}\n\n{"event": "b"}\r\n{"event": "c"}\n',
@@ -137,7 +140,7 @@ async def test_symlink_to_the_app_log_resolves_to_an_allowed_file(logs):
 
 
 async def test_no_log_files_yet(make_client, fake):
-    client = await make_client(base_config(fake))
+    client = await make_client(base_config(fake, **NO_LOGS))
     assert await (await client.get("/api/logs/files")).json() == []
     assert await (await client.get("/api/logs")).json() == []
 

@@ -15,7 +15,7 @@ from multidict import CIMultiDict
 from ccr_aio import browser_guard, client_keys
 from ccr_aio.config.hosts import host_name, is_loopback_address, is_loopback_name
 from ccr_aio.config_mask import mask_value
-from ccr_aio.state import STATE
+from tests.admin_helpers import config_path
 from tests.conftest import base_config, provider_config
 from tests.raw_http import raw_request
 
@@ -120,7 +120,7 @@ def test_host_parsing():
 @pytest.mark.parametrize("mode", MODES)
 async def test_first_run_takeover_and_other_cross_origin_saves_are_refused(make_client, fake, mode, tmp_path):
     client = await make_client(mode_config(fake, mode))
-    path = client.app[STATE].current.settings.config_path
+    path = config_path(client)
     before = path.read_text()
     takeover = json.dumps(base_config(fake, Router={"default": "fake,fake-model"}, Marker="evil")).encode()
     attempts = [
@@ -237,6 +237,7 @@ async def test_a_non_ascii_apikey_still_works(make_client, fake):
     assert response.status == 200
 
 
+@pytest.mark.in_process  # records the app's key comparisons
 async def test_the_key_is_compared_in_constant_time(make_client, fake, monkeypatch):
     client = await make_client(base_config(fake, APIKEY=KEY))
     compared: list[tuple[bytes, bytes]] = []

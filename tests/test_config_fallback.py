@@ -12,7 +12,7 @@ import pytest
 from ccr_aio.config import FALLBACK_SCENARIOS, ConfigError, parse_config
 from ccr_aio.resilience import SCENARIOS
 from ccr_aio.settings import build_settings, load_settings
-from ccr_aio.state import STATE
+from tests.admin_helpers import config_path
 from tests.conftest import base_config
 
 URL = "http://127.0.0.1:1/v1/chat/completions"
@@ -120,7 +120,7 @@ async def test_a_key_pool_of_var_references_is_shown_and_written_back_as_written
     config = base_config(fake, fallback={"default": ["fake,Other-Model"]}, Mine={"kept": True})
     config["Providers"][0].update(api_key=["$POOL_KEY_A", "${POOL_KEY_B}"], note="mine")
     assert (await client.post("/api/config", json=config)).status == 200
-    path = client.app[STATE].current.settings.config_path
+    path = config_path(client)
     assert json.loads(path.read_text()) == config
     shown = await (await client.get("/api/config")).json()
     assert shown["Providers"][0]["api_key"] == ["$POOL_KEY_A", "${POOL_KEY_B}"]

@@ -183,6 +183,7 @@ def test_model_set_goes_through_the_same_validator(tmp_path: Path):
 # -- write-back keeps what the model does not know -------------------------------------------
 
 
+@pytest.mark.in_process  # reads the app's running config
 async def test_unknown_keys_survive_post_and_update(make_client, fake):
     client = await make_client(base_config(fake))
     config = base_config(fake, StatusLine={"enabled": True}, NON_INTERACTIVE_MODE=True,
@@ -237,6 +238,7 @@ def test_a_project_router_replaces_only_the_keys_it_sets():
     assert (merged.default, merged.think, merged.threshold, dict(merged.extra)) == ("p,b", "", 10, {"x": 1})
 
 
+@pytest.mark.in_process  # reads the app's log events
 async def test_a_broken_project_router_is_skipped_with_a_warning(make_client, fake, isolated_home, tmp_path):
     config = {"Providers": [provider_config(fake)], "Router": {"default": "fake,fake-model"}}
     client = await make_client(config)

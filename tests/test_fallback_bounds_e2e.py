@@ -5,6 +5,7 @@ every target is cut to the configured size in the final error."""
 
 from __future__ import annotations
 
+import pytest
 from structlog.testing import capture_logs
 
 from tests.fakes.openai_upstream import Reply, chunk, stream_reply
@@ -16,6 +17,7 @@ CUT = "ended the stream before the answer was finished"
 MIB = 1024 * 1024
 
 
+@pytest.mark.in_process  # reads the app's log events
 async def test_an_answer_that_ends_before_its_first_byte_falls_back(make_client, pair):  # noqa: F811
     primary, backup = pair
     primary.default = stream_reply([], done=False)  # a 200 stream with nothing in it

@@ -53,6 +53,7 @@ async def test_the_sdk_sees_no_error_when_the_primary_refuses_connections(make_c
         assert message.content[0].text == "from the backup"
 
 
+@pytest.mark.in_process  # reads the app's log events
 async def test_a_disconnect_before_the_headers_falls_back_and_each_attempt_is_logged(make_client, pair):
     primary, backup = pair
     primary.default = Reply(disconnect=True)
@@ -69,6 +70,7 @@ async def test_a_disconnect_before_the_headers_falls_back_and_each_attempt_is_lo
     assert KEY_ONE not in json.dumps(logs) and BACKUP_KEY not in json.dumps(logs)
 
 
+@pytest.mark.in_process  # puts the app on a clock the test moves
 async def test_three_500s_trip_the_primary_and_later_requests_skip_it_without_a_call(make_client, pair):
     primary, backup = pair
     primary.default = error_reply(500, "primary is broken")
@@ -87,6 +89,7 @@ async def test_three_500s_trip_the_primary_and_later_requests_skip_it_without_a_
     assert 29 < state["seconds_left"] <= 30
 
 
+@pytest.mark.in_process  # puts the app on a clock the test moves
 async def test_when_the_whole_list_is_cooling_the_soonest_to_recover_is_tried(make_client, pair):
     primary, backup = pair
     primary.queue(error_reply(429, "primary: slow down", {"retry-after": "5"}))

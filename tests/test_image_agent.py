@@ -6,9 +6,12 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+
 from ccr_aio.agents.image import prepare
 from ccr_aio.agents.image_cache import ImageCache, image_id
 from tests.conftest import provider_config, sdk
+from tests.live_server import on_another_worker
 from tests.fakes.openai_upstream import (
     chunk,
     completion,
@@ -169,6 +172,26 @@ async def test_same_image_keeps_its_id_across_requests(make_client, fake):
     assert f"[Image #{ID}]" not in all_text(fake.requests[2].body["messages"])
 
 
+async def test_an_image_from_an_earlier_request_is_found_by_a_later_one(make_client, fake):
+    """A later turn that carries another image may ask for the earlier one by its id: whichever
+    worker serves that turn finds the image the first turn's worker stored."""
+    client = await make_client(config(fake))
+    fake.queue(json_reply(completion("noted")))
+    first = await sdk(client).messages.create(model="claude-sonnet-4", max_tokens=50, messages=EARLIER_IMAGE)
+    assert first.content[0].text == "noted"
+    other = {"type": "image", "source": {**IMAGE["source"], "data": OTHER_PNG}}
+    later = [{"role": "user", "content": [{"type": "text", "text": "And now this"}, other]}, *EARLIER_IMAGE[1:]]
+    call = {"id": "call_img", "type": "function",
+            "function": {"name": "analyzeImage", "arguments": json.dumps({"imageId": [ID], "task": "Read it"})}}
+    fake.queue(json_reply(completion(None, tool_calls=[call], finish="tool_calls")),
+               json_reply(completion("disk full")), json_reply(completion("The disk is full.")))
+    async with on_another_worker(client, after="route"):
+        message = await sdk(client).messages.create(model="claude-sonnet-4", max_tokens=50, messages=later)
+    assert message.content[0].text == "The disk is full."
+    assert [r.body["model"] for r in fake.requests[1:]] == ["main-m", "vision-m", "main-m"]
+    assert image_urls(fake.requests[2].body) == [f"data:image/png;base64,{PNG}"]
+
+
 async def test_force_image_agent_keeps_the_main_model(make_client, fake):
     client = await make_client(config(fake, forceUseImageAgent=True))
     messages = [{"role": "user", "content": [{"type": "text", "text": "What is this?"}, IMAGE]}]
@@ -282,6 +305,7 @@ def test_cache_is_bounded_and_expires():
     assert cache.put(a) == ida  # same image, same id
 
 
+@pytest.mark.in_process  # shortens the app's ping interval
 async def test_pings_keep_the_stream_alive_while_the_image_model_works(make_client, fake, monkeypatch):
     from ccr_aio.agents import _image_tool, image
 

@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import sdk
 from tests.fakes.openai_upstream import Reply, error_reply, json_reply, completion, stream_reply, text_chunks
 from tests.fallback_helpers import KEY_ONE, KEY_TWO, USER, ask, fake_clock, health, route_of, text_of, two_providers
+from tests.live_server import on_another_worker
 
 
 def fails_on(key: str, reply: Reply) -> Any:
@@ -23,6 +24,7 @@ async def pair(make_fake):
     return await make_fake(), await make_fake()
 
 
+@pytest.mark.in_process  # puts the app on a clock the test moves
 async def test_429_on_key_one_is_answered_by_key_two_and_key_one_rests_for_its_retry_after(make_client, pair):
     primary, backup = pair
     primary.choose = fails_on(KEY_ONE, error_reply(429, "key one: slow down", {"retry-after": "2"}))
@@ -53,6 +55,7 @@ async def test_429_on_key_one_is_answered_by_key_two_and_key_one_rests_for_its_r
     assert (await health(client))["primary"]["keys"][0]["state"] == "ok"
 
 
+@pytest.mark.in_process  # the turn of keys is per process (a session keeps its key within a worker)
 async def test_a_session_keeps_its_key_while_another_session_gets_the_other(make_client, pair):
     primary, backup = pair
     client = await make_client(two_providers(primary, backup))
@@ -67,6 +70,23 @@ async def test_a_session_keeps_its_key_while_another_session_gets_the_other(make
     assert primary.keys()[-1] == KEY_TWO
 
 
+async def test_a_key_that_got_a_429_rests_on_every_worker(make_client, pair):
+    """The 429 and its retry-after are in the shared health: the next requests skip key one,
+    whichever worker serves them (with its own turn of keys, which would start at key one)."""
+    primary, backup = pair
+    primary.queue(error_reply(429, "key one: slow down", {"retry-after": "60"}))
+    client = await make_client(two_providers(primary, backup))
+    response, _ = await ask(client)
+    assert route_of(response) == ("primary,p-model", 2) and primary.keys() == [KEY_ONE, KEY_TWO]
+    async with on_another_worker(client, after="route"):
+        for _ in range(2):
+            response, _ = await ask(client)
+            assert route_of(response) == ("primary,p-model", 1)
+    assert primary.keys()[2:] == [KEY_TWO, KEY_TWO]
+    assert [k["state"] for k in (await health(client))["primary"]["keys"]] == ["cooling", "ok"]
+
+
+@pytest.mark.in_process  # puts the app on a clock the test moves
 async def test_a_session_moved_off_a_rate_limited_key_stays_on_the_key_that_answered(make_client, pair):
     primary, backup = pair
     client = await make_client(two_providers(primary, backup))
@@ -80,6 +100,7 @@ async def test_a_session_moved_off_a_rate_limited_key_stays_on_the_key_that_answ
     assert primary.keys() == [KEY_ONE, KEY_TWO, KEY_TWO, KEY_TWO]
 
 
+@pytest.mark.in_process  # puts the app on a clock the test moves
 async def test_a_pool_that_is_all_rate_limited_moves_to_the_fallback_model(make_client, pair):
     primary, backup = pair
     primary.default = error_reply(429, "quota", {"retry-after": "30"})

@@ -328,6 +328,7 @@ async def test_a_crash_is_a_500_without_traceback(make_client, fake, tmp_path):
     assert not fake.requests
 
 
+@pytest.mark.in_process  # shortens the app's ping interval
 async def test_pings_keep_a_silent_stream_alive(client, fake, monkeypatch):
     from ccr_aio.pipeline import exchange
 
@@ -343,6 +344,7 @@ async def test_pings_keep_a_silent_stream_alive(client, fake, monkeypatch):
     response.close()
 
 
+@pytest.mark.in_process  # reads the app's log events
 async def test_client_leaving_a_fast_stream_is_not_blamed_on_the_provider(client, fake, caplog):
     from structlog.testing import capture_logs
 

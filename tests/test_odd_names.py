@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from ccr_aio.state import STATE
+from tests.admin_helpers import config_path
 from tests.conftest import base_config
 from tests.raw_http import raw_request
 
 
 async def test_a_log_name_too_long_for_the_filesystem_is_a_400(make_client, fake):
     client = await make_client(base_config(fake))
-    client.app[STATE].current.settings.logs_dir.mkdir()  # as a running server has it
+    logs_dir = config_path(client).parent / "logs"
+    logs_dir.mkdir(exist_ok=True)  # as a running server has it
     for name, status in (("a" * 300 + ".log", 400), ("d" * 300 + "/x.log", 403), ("/" + "b" * 5000 + ".log", 403),
-                         (str(client.app[STATE].current.settings.logs_dir / ("c" * 256 + ".log")), 400)):
+                         (str(logs_dir / ("c" * 256 + ".log")), 400)):
         for method in ("GET", "DELETE"):
             response = await client.request(method, "/api/logs", params={"file": name})
             answer = await response.json()

@@ -115,6 +115,7 @@ async def test_stream_and_json_hooks_of_a_plugin(make_client, fake, tmp_path):
     assert message.content[0].text == "QUIET"
 
 
+@pytest.mark.in_process  # puts the plugin's package on the test process's sys.path
 async def test_module_class_reference(make_client, fake, tmp_path, monkeypatch):
     package = tmp_path / "ccr_test_plugins_pkg"
     package.mkdir()
@@ -138,6 +139,7 @@ async def test_plain_class_with_sync_request_in(make_client, fake, tmp_path):
 # -- failures -----------------------------------------------------------------------------------
 
 
+@pytest.mark.in_process  # reads the app's log events
 async def test_broken_plugin_is_logged_and_a_provider_naming_it_fails_at_start_up(make_client, fake, tmp_path):
     broken = write(tmp_path, "broken.py", "class Broken(:\n    name = 'broken'\n")
     good = write(tmp_path, "shouter.py", SHOUTER)
@@ -151,6 +153,7 @@ async def test_broken_plugin_is_logged_and_a_provider_naming_it_fails_at_start_u
     assert len(failures) == 1 and str(broken) in failures[0]["error"] and failures[0]["log_level"] == "error"
 
 
+@pytest.mark.in_process  # reads the app's log events
 async def test_broken_plugin_nobody_uses_does_not_stop_the_others(make_client, fake, tmp_path):
     broken = write(tmp_path, "boom.py", "raise RuntimeError('boom at import')\n")
     good = write(tmp_path, "shouter.py", SHOUTER)

@@ -20,7 +20,9 @@ from yarl import URL
 
 from ccr_aio.presets import fetch
 from ccr_aio.state import STATE
-from tests.conftest import base_config
+from tests.conftest import base_config, sdk
+from tests.fakes.openai_upstream import completion, json_reply
+from tests.live_server import on_another_worker
 from tests.presets_helpers import manifest, preset_zip, zip_bytes
 
 
@@ -145,6 +147,7 @@ async def test_upload_reads_every_part_in_any_order(api, order):
     assert (api.home / "presets" / "renamed" / "manifest.json").exists()
 
 
+@pytest.mark.in_process  # lowers the app's download limit
 async def test_upload_errors(api, monkeypatch):
     assert "multipart" in await error(await api.post("/api/presets/upload", json={}), 400)
     no_file = await api.post("/api/presets/upload", data=multipart([("name", "x")]))
@@ -181,6 +184,7 @@ async def test_names_from_bodies_fields_and_manifests_are_checked(api, files):
     assert not (api.home.parent / "x").exists() and not (api.home / "x").exists()
 
 
+@pytest.mark.in_process  # lowers the app's download limit
 async def test_download_failures(api, files, monkeypatch):
     """[FIX §7-9] CCR had no scheme check, no cap, no timeout."""
     missing = await api.post("/api/presets/install", json={"url": files.url + "/nothing.ccrsets"})
@@ -229,6 +233,7 @@ async def test_download_failures(api, files, monkeypatch):
     assert [p for p in os.listdir(api.home / "presets") if not p.startswith(".")] == ["hops"]
 
 
+@pytest.mark.in_process  # sets the app's environment mid-test
 async def test_github_install_from_a_local_archive_base(api, files, monkeypatch):
     """[FIX §4.8] `owner/repo` works, any ref, and the top folder is stripped."""
     monkeypatch.setenv("GITHUB_ARCHIVE_BASE", files.url)
@@ -272,6 +277,21 @@ async def test_apply_refuses_unknown_keys_and_bad_values(api):
     assert "noServer" in stored and "__proto__" not in json.dumps(stored) and "bogus" not in stored
 
 
+async def test_a_merged_preset_is_in_force_for_the_next_request_on_any_worker(api, fake):
+    provider = {"name": "extra", "api_base_url": fake.url, "api_key": "{{apiKey}}", "models": ["extra-model"]}
+    await api.post("/api/presets/upload", data=multipart([("file", preset_zip(manifest("merging", Providers=[provider])))]))
+    answer = await body_of(await api.post("/api/presets/merging/apply",
+                                          json={"secrets": {"apiKey": "sk-extra"}, "merge": "merge"}))
+    assert answer["merged"] is True
+    fake.queue(json_reply(completion("from extra")))
+    async with on_another_worker(api, after="preset_merged"):
+        message = await sdk(api).messages.create(model="extra,extra-model", max_tokens=5,
+                                                 messages=[{"role": "user", "content": "hi"}])
+    assert message.content[0].text == "from extra"
+    assert fake.requests[-1].headers["Authorization"] == "Bearer sk-extra"
+
+
+@pytest.mark.in_process  # reads the app's running config
 async def test_apply_can_merge_into_the_running_config(api, fake):
     provider = {"name": "extra", "api_base_url": fake.url, "api_key": "{{apiKey}}", "models": ["extra-model"]}
     data = preset_zip(manifest("merging", Providers=[provider], Router={"background": "extra,extra-model"}))

@@ -14,6 +14,7 @@ from ccr_aio.records import Price
 from ccr_aio.settings import build_settings
 from tests.conftest import base_config, sdk
 from tests.fakes.openai_upstream import completion, json_reply
+from tests.records_helpers import recorded
 
 URL = "http://127.0.0.1:1/v1/chat/completions"
 USER = [{"role": "user", "content": "hi"}]
@@ -73,6 +74,7 @@ async def test_the_key_name_goes_into_the_record(make_client, fake):
                               headers={"x-api-key": "$ALICE_KEY"})
     assert wrong.status == 401  # the variable's value is the key, not its name
     headers = {"x-api-key": "bob-key-0000"}
+    await recorded(client, 3, headers)
     rows = (await (await client.get("/api/usage?group_by=client_key", headers=headers)).json())["rows"]
     assert {row["key"]: row["requests"] for row in rows} == {"alice": 1, "bob": 2}
 

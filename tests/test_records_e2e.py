@@ -21,6 +21,7 @@ from tests.fakes.openai_upstream import (
     stream_reply,
     usage_chunk,
 )
+from tests.records_helpers import recorded
 from tests.test_cli import wait_for
 from tests.server_process import endless_config, open_stream
 from tests.stream_grammar import check_stream, parse_sse_bytes
@@ -68,6 +69,7 @@ def metric_samples(text: str) -> dict[str, list[Any]]:
     return found
 
 
+@pytest.mark.in_process  # /metrics counts one process's requests: one worker's, with workers
 async def test_usage_requests_and_metrics_agree_with_what_the_provider_reported(make_client, fake):
     client = await make_client(priced_config(fake))
     # (reply, extra body, model key as /api/usage names it, input, output, cache_read)
@@ -161,7 +163,7 @@ async def test_the_sdk_sees_the_usage_the_record_keeps(make_client, fake):
     fake.queue(streamed(1234, 56, cached=34))
     async with sdk(client).messages.stream(model="claude-sonnet-4", max_tokens=100, messages=USER) as stream:
         final = await stream.get_final_message()
-    (record,) = (await (await client.get("/api/requests")).json())["requests"]
+    (record,) = await recorded(client, 1)
     assert (record["input_tokens"], record["output_tokens"], record["cache_read_tokens"]) == (
         final.usage.input_tokens, final.usage.output_tokens, final.usage.cache_read_input_tokens)
 
@@ -190,11 +192,12 @@ async def test_a_stream_cut_by_the_provider_records_the_error_events_status(make
                             drop_after=2))
     response = await post(client, complete=False, stream=True)
     assert response.status == 200  # the stream had started: the error came as an event
-    (record,) = (await (await client.get("/api/requests")).json())["requests"]
+    (record,) = await recorded(client, 1)
     assert record["status"] == 502 and record["error"].startswith("api_error: Provider fake,fake-model dropped")
     assert record["providers_tried"] == [{"provider": "fake", "model": "fake-model", "status": None}]
 
 
+@pytest.mark.in_process  # reads the app's log events
 async def test_every_error_is_logged_with_its_reason_and_every_request_once(make_client, fake):
     client = await make_client(base_config(fake, APIKEY="right-key-123"))
     headers = {"x-api-key": "right-key-123"}
@@ -218,6 +221,7 @@ async def test_every_error_is_logged_with_its_reason_and_every_request_once(make
     assert "request_body" not in done[1] and "hi" not in repr(done)  # no prompt text by default
 
 
+@pytest.mark.in_process  # reads the app's log events
 async def test_log_bodies_is_for_debugging_and_masks_keys(make_client, fake):
     client = await make_client(base_config(fake, LOG_BODIES=True))
     with capture_logs() as logs:
@@ -231,6 +235,7 @@ async def test_log_bodies_is_for_debugging_and_masks_keys(make_client, fake):
     assert "sk-should-never-show" not in repr(redact(None, "info", dict(done)))
 
 
+@pytest.mark.in_process  # /metrics counts one process's requests: one worker's, with workers
 async def test_usage_false_keeps_metrics_and_no_file(make_client, fake, tmp_path):
     client = await make_client(base_config(fake, USAGE=False))
     assert (await post(client)).status == 200
@@ -271,6 +276,7 @@ async def test_a_session_in_one_call_and_filters(make_client, fake):
         await post(client, stream=True)
     fake.queue(streamed(99, 9))
     await client.post("/v1/messages", json={"model": "m", "max_tokens": 5, "messages": USER, "stream": True})
+    await recorded(client, 4)
     body = await (await client.get(f"/api/sessions/{SESSION}")).json()
     assert body["total"]["requests"] == 3 and body["total"]["input_tokens"] == 60
     assert [r["input_tokens"] for r in body["requests"]] == [30, 20, 10]  # newest first

@@ -10,6 +10,7 @@ import pytest
 
 from tests.fakes.openai_upstream import error_reply, stream_reply, text_chunks
 from tests.fallback_helpers import KEY_ONE, KEY_TWO, ask, route_of, two_providers
+from tests.records_helpers import recorded
 
 BACKUP_SAYS = stream_reply(text_chunks(["from", " the backup"]))
 
@@ -22,7 +23,7 @@ async def pair(make_fake):
 
 
 async def only_record(client: Any) -> dict[str, Any]:
-    (record,) = (await (await client.get("/api/requests")).json())["requests"]
+    (record,) = await recorded(client, 1)
     return record
 
 

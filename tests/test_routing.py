@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import FIXTURES, provider_config
 from tests.fakes.openai_upstream import completion, json_reply
+from tests.live_server import on_another_worker
 
 MODELS = ["default-m", "bg-m", "think-m", "long-m", "web-m", "image-m", "sub-m", "custom-m", "proj-m", "sess-m"]
 ROUTER = {
@@ -79,7 +80,8 @@ async def test_long_context_from_previous_turn_usage(make_client, fake):
     assert first.status == 200 and fake.requests[-1].body["model"] == "default-m"
     # 25k tokens: below the 30k threshold, but the last turn of this session was above it
     body = {"model": "claude-x", "messages": [{"role": "user", "content": long_text(25000)}], **session}
-    assert await routed_model(client, fake, body) == "long-m"
+    async with on_another_worker(client, after="route"):  # the turn's usage reached every worker
+        assert await routed_model(client, fake, body) == "long-m"
     other = {"metadata": {"user_id": "user_abc_account__session_other"}}
     assert await routed_model(client, fake, {**body, **other}) == "default-m"
 

@@ -67,6 +67,7 @@ async def test_models_list_and_pagination(make_client, fake):
     assert (await client.get("/v1/models", params={"limit": "0"})).status == 400
 
 
+@pytest.mark.in_process  # reads the app's token counter
 async def test_second_request_tokenizes_only_the_new_message(make_client, fake):
     router = {"default": "fake,fake-model", "longContext": "fake,Other-Model", "longContextThreshold": 10}
     client = await make_client({"Providers": [provider_config(fake)], "Router": router})
@@ -84,6 +85,7 @@ async def test_second_request_tokenizes_only_the_new_message(make_client, fake):
     assert (await response.json())["input_tokens"] > 30 and stats.tokenized_chars == before
 
 
+@pytest.mark.in_process  # reads the app's token counter
 async def test_no_counting_when_no_rule_needs_it(client):
     stats = client.app[TOKENS].stats
     await client.post("/v1/messages", json={"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x" * 5000}]})

@@ -1,6 +1,7 @@
 """The shared-state backends and what sits on them, without servers: WORKERS and REDIS_URL in
 the config, atomic updates through one SQLite file from two connections, caps and TTLs, the
-Redis failover's once-only log lines, and health records for any provider name."""
+Redis failover's once-only log lines, health records for any provider name, and a turn's usage
+shared before its answer ends."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from ccr_aio.agents.image_cache import ImageCache
 from ccr_aio.config import parse_config
 from ccr_aio.resilience.cooldown import Failure
 from ccr_aio.resilience.targets import KeyRef, Target
+from ccr_aio.routing.sessions import Sessions
 from ccr_aio.shared import MemoryBackend, SharedHealthStore, open_backend
 from ccr_aio.shared.failover import FailoverBackend
 from ccr_aio.shared.sqlite_backend import SqliteBackend
+from tests.test_cli import wait_for
 
 
 def test_workers_and_redis_url_are_read_and_bad_values_do_not_block():
@@ -132,3 +135,33 @@ async def test_a_resent_image_is_written_once_and_found_by_another_process():
     assert shared.puts == 2
     assert reader.get(key) is None and await reader.fetch(key) == source and reader.get(key) == source
     assert await reader.fetch("0000000000") is None
+
+
+class Gated(MemoryBackend):
+    """Writes wait until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate, self.waiting = asyncio.Event(), 0
+
+    async def put(self, space, key, value, ttl):  # type: ignore[no-untyped-def]
+        self.waiting += 1
+        await self.gate.wait()
+        await super().put(space, key, value, ttl)
+
+
+async def test_a_turns_usage_is_shared_before_its_answer_may_end():
+    """The answer awaits `settled` before its last bytes: the session's next turn, on another
+    worker, must find the usage (the "previous turn was long" rule)."""
+    shared = Gated()
+    writer, reader = Sessions(), Sessions()
+    writer.shared = reader.shared = shared
+    writer.record_usage("s1", {"input_tokens": 500, "cache_read_input_tokens": 39_500})
+    settling = asyncio.ensure_future(writer.settled("s1"))
+    await wait_for(lambda: shared.waiting, what="the write under way")
+    assert not settling.done() and await reader.previous_usage("s1") is None
+    shared.gate.set()
+    await settling
+    assert await reader.previous_usage("s1") == 40_000
+    await writer.settled("s1")  # written: nothing left to wait for
+    await writer.settled(None)  # no session, nothing recorded

@@ -32,7 +32,7 @@ from playwright.async_api import (
 from ccr_aio.config_mask import mask_config
 from ccr_aio.routes import ui as ui_routes
 from ccr_aio.routes.admin import ADMIN
-from ccr_aio.state import STATE
+from tests.admin_helpers import config_path
 from tests.conftest import base_config, sdk
 from tests.fakes.openai_upstream import error_reply
 from tests.fallback_helpers import KEY_ONE, KEY_TWO, ask, two_providers as primary_and_backup
@@ -66,7 +66,7 @@ class UI:
 
     @property
     def config_path(self) -> Path:
-        return self.client.app[STATE].current.settings.config_path
+        return config_path(self.client)
 
     def saved_config(self) -> dict[str, Any]:
         return json.loads(self.config_path.read_text())
@@ -165,6 +165,7 @@ async def test_ui_and_static_are_public_but_api_is_not_when_apikey_is_set(make_c
     assert (await client.get("/api/config")).status == 401
 
 
+@pytest.mark.in_process  # points the app's UI folder elsewhere mid-test
 async def test_ui_dir_override_and_missing_files(monkeypatch, tmp_path, make_client, fake):
     monkeypatch.setenv(ui_routes.UI_DIR_ENV, str(tmp_path / "nowhere"))
     assert ui_routes.ui_root() == (tmp_path / "nowhere").resolve()
@@ -179,7 +180,7 @@ async def test_ui_dir_override_and_missing_files(monkeypatch, tmp_path, make_cli
 
 async def test_post_config_accepts_json5(make_client, fake):
     client = await make_client(base_config(fake))
-    path = client.app[STATE].current.settings.config_path
+    path = config_path(client)
     text = ('{\n  // chosen in the raw editor\n  Providers: [{name: "fake", api_base_url: "%s", '
             'models: ["fake-model", "Other-Model",],},],\n  Router: {default: "fake,Other-Model",},\n}' % fake.url)
     response = await client.post("/api/config", data=text, headers={"Content-Type": "application/json5"})
@@ -340,7 +341,7 @@ def write_logs(logs_dir: Path) -> tuple[Path, Path]:
 
 async def test_logs_tab_lists_files_shows_filters_and_clears(open_ui, fake, tmp_path):
     old, new = write_logs(tmp_path / "ccr" / "logs")
-    ui = await open_ui(base_config(fake))
+    ui = await open_ui(base_config(fake, LOG=False))  # the server's own logs would be files too
     page = ui.page
     await ui.tab("Logs")
     files = page.get_by_label("File", exact=True)
@@ -463,6 +464,7 @@ async def test_a_config_the_server_refuses_shows_its_message(open_ui, fake):
     assert ui.config_path.read_text() == before
 
 
+@pytest.mark.in_process  # stops the in-process app's sockets as a re-exec would
 async def test_save_and_restart_waits_until_the_server_is_back(open_ui, make_client, fake):
     client = await make_client(base_config(fake))
     runner, port = client.server.runner, client.server.port
@@ -494,6 +496,7 @@ async def test_save_and_restart_waits_until_the_server_is_back(open_ui, make_cli
     await expect(page.locator("#dirty-state")).to_have_text("No unsaved changes")
 
 
+@pytest.mark.in_process  # replaces the app's restart hook
 async def test_restart_refused_for_a_broken_config_on_disk_is_shown(open_ui, fake):
     ui = await open_ui(base_config(fake))
     calls: list[int] = []

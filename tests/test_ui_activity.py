@@ -10,6 +10,7 @@ from playwright.async_api import expect
 
 from tests.conftest import base_config, provider_config, sdk
 from tests.fakes.openai_upstream import chunk, stream_reply, usage_chunk
+from tests.records_helpers import recorded
 from tests.test_ui import browser, open_ui  # noqa: F401 - fixtures
 
 USER = [{"role": "user", "content": "hi"}]
@@ -37,6 +38,7 @@ async def test_activity_shows_requests_and_charts(open_ui, fake, tmp_path: Path)
             await stream.get_final_message()
     refused = await ui.client.post("/v1/messages", json={"model": "gone,x", "max_tokens": 5, "messages": USER})
     assert refused.status == 400
+    await recorded(ui.client, 4)  # with workers, each writes its records within a second
     page = ui.page
     await ui.tab("Activity")
     await expect(page.locator("body")).to_have_attribute("data-activity", "ready")

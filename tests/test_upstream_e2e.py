@@ -120,6 +120,7 @@ async def test_passthrough_drops_thinking_signed_elsewhere(make_client, fake):
 
 
 @pytest.mark.parametrize("stream", [True, False])
+@pytest.mark.in_process  # reads the app's session table
 async def test_passthrough_answers_feed_the_session_usage(make_client, fake, stream):
     from ccr_aio.routing.sessions import SESSIONS
 

@@ -212,6 +212,7 @@ def claude_config(fake: FakeVertex, key: Path) -> dict[str, Any]:
     return {"Providers": [provider], "Router": {"default": "vc,claude-sonnet-4@20250514"}}
 
 
+@pytest.mark.in_process  # asserts one OAuth token for both requests: the token is cached per process
 async def test_vertex_claude_tool_round_trip(make_client: Any, vertex: tuple[FakeVertex, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     fake, key = vertex
     monkeypatch.delenv("GOOGLE_CLOUD_LOCATION", raising=False)

@@ -44,6 +44,7 @@ def gemini_config(fake: FakeVertex, options: dict[str, Any]) -> dict[str, Any]:
     return {"Providers": [provider], "Router": {"default": "vg,gemini-2.5-pro"}}
 
 
+@pytest.mark.in_process  # asserts one OAuth token for both requests: the token is cached per process
 async def test_vertex_gemini_stream_url_auth_and_token_cache(make_client: Any, vertex: tuple[FakeVertex, Path]) -> None:
     fake, key = vertex
     client = await make_client(gemini_config(fake, {"credentials": str(key)}))
@@ -83,10 +84,10 @@ async def test_vertex_gemini_project_and_location_from_env(
     make_client: Any, vertex: tuple[FakeVertex, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake, key = vertex
-    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
-    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "P")
-    monkeypatch.setenv("GOOGLE_CLOUD_LOCATION", "europe-west4")
-    client = await make_client(gemini_config(fake, {}))
+    env = {"GOOGLE_APPLICATION_CREDENTIALS": str(key), "GOOGLE_CLOUD_PROJECT": "P", "GOOGLE_CLOUD_LOCATION": "europe-west4"}
+    for name, value in env.items():  # the app in process reads this process's environment
+        monkeypatch.setenv(name, value)
+    client = await make_client(gemini_config(fake, {}), env=env)
     await sdk(client).messages.create(model="claude-x", max_tokens=10, messages=USER)
     assert fake.gemini.requests[0].path.startswith("/v1/projects/P/locations/europe-west4/publishers/google/")
 

@@ -1,10 +1,12 @@
 """`WORKERS: 2` over real processes: one parent owning the port and the PID file, two workers
-sharing images, session usage and key health through the SQLite file in the home dir, a dead
-worker replaced, SIGTERM draining every worker, /api/restart renewing all of them."""
+sharing images, session usage and key health through the SQLite file in the home dir, a save
+in force on both when it answers, a dead worker replaced, SIGTERM draining every worker,
+/api/restart renewing all of them."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -14,6 +16,9 @@ import aiohttp
 
 from ccr_aio.cli import daemon
 from tests import scale_helpers as scale
+from tests.conftest import base_config, sdk
+from tests.fakes.openai_upstream import completion, json_reply
+from tests.live_server import routed_by, serving_pids, stopped
 from tests.server_process import endless_config, open_stream, server_process  # noqa: F401 - fixture
 from tests.test_cli import ccr_home, cli, cli_env, reaper, wait_for, write_config  # noqa: F401 - fixtures
 from tests.test_process import free_port
@@ -74,6 +79,53 @@ async def test_requests_spread_over_both_workers(server_process, fake):
     await wait_for(one_more, timeout=60, what="requests served by both workers")
 
 
+def queued_connections(port: int) -> int:
+    """Connections waiting in the accept queue of the listening socket on 127.0.0.1:`port`."""
+    local = f"0100007F:{port:04X}"
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == local and fields[3] == "0A":  # LISTEN: rx_queue is the accept queue
+            return int(fields[4].split(":")[1], 16)
+    return 0
+
+
+async def test_a_save_is_in_force_on_every_worker_when_it_answers(server_process, fake):
+    server = await server_process(scale.config(fake, WORKERS=2))
+    saver, other = await live_workers(server.home)
+    changed = scale.config(fake, WORKERS=2)
+    changed["Router"]["default"] = "fake,long-m"
+    fake.queue(json_reply(completion("ok")))
+    # The save can only reach `saver`; the SIGHUP the parent forwards waits in `other`.
+    async with stopped(other):
+        async with aiohttp.ClientSession() as session:
+            async with session.post(server.url + "/api/config", json=changed) as response:
+                assert response.status == 200
+        async with stopped(saver):  # the next request waits in the queue until `other` goes on
+            asked = asyncio.ensure_future(scale.client(server.url).messages.create(
+                model="claude-x", max_tokens=5, messages=[{"role": "user", "content": "hi"}]))
+            await wait_for(lambda: queued_connections(server.port), what="the request queued")
+            os.kill(other, signal.SIGCONT)  # the request and the SIGHUP arrive together
+            await asked
+    assert fake.requests[-1].body["model"] == "long-m"
+    assert {e["pid"] for e in server.log_events("route")} == {other}
+
+
+async def test_requests_of_one_client_reach_every_worker(make_client, fake):
+    """An end-to-end test (the tests' server from `make_client`): in the run with workers,
+    the kernel hands the client's new connections to each of them. In process, the one."""
+    client = await make_client(base_config(fake))
+    serving = serving_pids(client)
+    assert len(serving) == getattr(client.server, "workers", 1)  # as many as the run asked for
+
+    async def every_one_answered() -> bool:
+        fake.queue(json_reply(completion("ok")))
+        message = await sdk(client).messages.create(model="m", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+        assert message.content[0].text == "ok"
+        return routed_by(client) == serving
+
+    await wait_for(every_one_answered, timeout=60, what="a request answered by every worker")
+
+
 async def test_sigterm_drains_every_worker_within_the_grace(server_process, aiohttp_server):
     grace = 2.0
     config, endless = await endless_config(aiohttp_server, WORKERS=2, SHUTDOWN_GRACE_MS=grace * 1000)
@@ -123,6 +175,16 @@ async def test_workers_end_when_their_parent_is_killed(server_process, fake):
     await server.proc.wait()
     await wait_for(lambda: not any(daemon.is_alive(pid) for pid in pids), what="orphaned workers gone")
     assert _refused(server.port)
+
+
+async def test_a_config_that_cannot_start_ends_the_parent_with_its_error(ccr_home, reaper, fake):
+    write_config(ccr_home, fake, free_port(), WORKERS=2)
+    config = json.loads((ccr_home / "config.json").read_text())
+    config["Providers"][0]["transformer"] = {"use": ["no-such-transformer"]}  # loads, cannot build
+    (ccr_home / "config.json").write_text(json.dumps(config))
+    started = await cli(cli_env(ccr_home.parent), "start", timeout=30)
+    assert started.code == 2 and "unknown transformer 'no-such-transformer'" in started.err
+    assert not daemon.pid_path(ccr_home).exists()
 
 
 async def test_the_workers_flag_overrides_the_config_and_stop_ends_them_all(ccr_home, reaper, fake):

@@ -139,12 +139,14 @@ async def handle(
     await request.app[IMAGES].flush()  # this request's images are visible to every worker
     analyst = Analyst(request, snapshot, vision, ctx, request.app[IMAGES], tuple(ids))
     get_app_logger().info("image_agent", model=route.label, image_model=vision.label, images=len(ids))
-    record_usage = partial(request.app[SESSIONS].record_usage, ctx.session)
+    sessions = request.app[SESSIONS]
+    record_usage, settled = partial(sessions.record_usage, ctx.session), partial(sessions.settled, ctx.session)
     if ctx.stream:
-        writer = SseWriter(request, ctx.request_id, record_usage)
+        writer = SseWriter(request, ctx.request_id, record_usage, settled)
         return await writer.send(_stream(analyst, route, body, writer))
     message = await _answer(analyst, route, body)
     record_usage(message.get("usage"))
+    await settled()
     return json_answer(request, message)
 
 

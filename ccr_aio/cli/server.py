@@ -9,7 +9,8 @@ in the README hold.
 - A first-run server (listening on 0.0.0.0) that gets providers and no APIKEY moves its
   listening socket to 127.0.0.1 at once (`admin.rebind`); open connections carry on.
 - `--workers N` (N > 1): a parent holds the sockets and supervises N forked workers, each
-  running the server below (workers.py); the parent owns the PID file.
+  running the server below (workers.py); the parent owns the PID file. A config change in one
+  worker is in force in all before its answer (config_generation.py).
 - POST /api/restart: after the answer is sent, stop accepting but keep the listening socket
   open (connections wait in its backlog), drain the same way within RESTART_GRACE_MS (10 s),
   then `execve` the same interpreter with `-m ccr_aio` and the same arguments, passing the
@@ -28,6 +29,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import structlog
@@ -40,7 +42,9 @@ from ..logs import close_logging, setup_logging
 from ..routes.admin import ADMIN, reload_from_disk
 from ..settings import ConfigError, Settings
 from ..shared import prepare_state_file
+from ..state import build_snapshot
 from . import daemon, sockets, workers
+from .config_generation import ConfigGeneration
 from .connections import ConnectionGuard, GuardedRequestHandler
 from ..config import ServerLimits
 from .limits import connection_cap, fd_soft_limit
@@ -108,6 +112,10 @@ def _pid_info(settings: Settings, worker_pids: list[int] | None = None) -> daemo
 
 def _supervise(settings: Settings, overrides: dict[str, Any], listeners: list[socket.socket]) -> Outcome:
     """The parent of N workers; the sockets stay open on return when restarting."""
+    # What each worker builds first. A config that cannot start (a transformer that fails to
+    # build) ends the start here with its error, as with one process, instead of workers that
+    # die as they start, again and again.
+    build_snapshot(settings)
     if not _listen(settings, listeners):
         return 1
     limits = settings.config.limits
@@ -119,8 +127,10 @@ def _supervise(settings: Settings, overrides: dict[str, Any], listeners: list[so
         print(f"ccr-aio: cannot prepare {settings.home}/state.sqlite: {exc}", file=sys.stderr)
         return 1
 
+    generation = ConfigGeneration()  # before the fork: shared by the workers
+
     def run_worker(held: list[socket.socket], role: workers.Role) -> int:
-        outcome = asyncio.run(_run(settings, overrides, limits, list(held), role))
+        outcome = asyncio.run(_run(settings, overrides, limits, list(held), role, generation))
         return 0 if outcome == RESTART else int(outcome)
 
     def on_change(pids: list[int]) -> None:
@@ -136,10 +146,12 @@ def _supervise(settings: Settings, overrides: dict[str, Any], listeners: list[so
 
 
 async def _run(settings: Settings, overrides: dict[str, Any], limits: ServerLimits,
-               listeners: list[socket.socket], role: workers.Role | None = None) -> Outcome:
+               listeners: list[socket.socket], role: workers.Role | None = None,
+               generation: ConfigGeneration | None = None) -> Outcome:
     """Serve until a signal or a restart; `listeners` is filled with the listening sockets,
     which stay open on return when the outcome is a restart. A worker (`role`) gets the
-    parent's sockets, leaves the PID file to it, and asks it for restarts and reloads."""
+    parent's sockets, leaves the PID file to it, asks it for restarts and reloads, and
+    keeps its config in step with the other workers' (`generation`)."""
     if role is None and not _listen(settings, listeners):
         return 1
     loop = asyncio.get_running_loop()
@@ -153,8 +165,14 @@ async def _run(settings: Settings, overrides: dict[str, Any], limits: ServerLimi
     admin = app[ADMIN]
     admin.overrides = dict(overrides)
     admin.restart = role.ask_restart if role else lambda: finish(RESTART)
-    if role is not None:
-        admin.reloaded = role.ask_reload
+    if role is not None and generation is not None:
+        app.middlewares.insert(0, generation.middleware)  # first: auth reads the config too
+
+        def reloaded() -> None:
+            generation.changed_here()
+            role.ask_reload()
+
+        admin.reloaded = reloaded
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=CLEANUP_S)
     await runner.setup()
     guard = ConnectionGuard(connection_cap(limits.max_connections, fd_soft_limit()),
@@ -173,7 +191,8 @@ async def _run(settings: Settings, overrides: dict[str, Any], limits: ServerLimi
     reloads: set[asyncio.Task[None]] = set()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, finish, 0)
-    loop.add_signal_handler(signal.SIGHUP, _reload_on_signal, app, reloads)
+    reload = partial(generation.reload, app, always=True) if role and generation else partial(_reload, app)
+    loop.add_signal_handler(signal.SIGHUP, _reload_on_signal, reload, reloads)
     handled = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
     if role is None:
         daemon.write_pid(settings.home, _pid_info(settings))
@@ -249,8 +268,8 @@ def _rebinder(runner: web.AppRunner, sites: list[sockets.ListenerSite], listener
     return rebind
 
 
-def _reload_on_signal(app: web.Application, tasks: set[asyncio.Task[None]]) -> None:
-    task = asyncio.ensure_future(_reload(app))
+def _reload_on_signal(reload: Callable[[], Awaitable[None]], tasks: set[asyncio.Task[None]]) -> None:
+    task = asyncio.ensure_future(reload())
     tasks.add(task)  # keep a reference until done
     task.add_done_callback(tasks.discard)
 

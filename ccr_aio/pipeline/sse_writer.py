@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Literal, overload
 
 import structlog
@@ -45,10 +45,12 @@ class SseWriter:
     a stream that started ended otherwise: an error event's status, or the client gone."""
 
     def __init__(
-        self, request: web.Request, request_id: str, on_usage: UsageHook | None = None
+        self, request: web.Request, request_id: str, on_usage: UsageHook | None = None,
+        before_end: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.request = request
         self.on_usage = on_usage
+        self.before_end = before_end  # awaited before the last events go out (usage shared)
         self.response: web.StreamResponse = _SseResponse(status=200, headers={**SSE_HEADERS, "request-id": request_id})
         self.pending: list[bytes] = []
         self.record = request.get(RECORD)
@@ -124,6 +126,8 @@ class SseWriter:
             self._ended(500, exc)
             pending.append(encode_event(error_body(500, "Internal server error")))
         try:
+            if self.before_end is not None:
+                await self.before_end()
             await self.flush()
             if not self.response.prepared:
                 await self.response.prepare(self.request)

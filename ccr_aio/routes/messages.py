@@ -66,7 +66,10 @@ async def forward(
     """Send the request (to the route, or a fallback) and stream the answer back in the form
     the client asked for."""
     sessions = request.app[SESSIONS]
-    writer = SseWriter(request, ctx.request_id, partial(sessions.record_usage, ctx.session)) if ctx.stream else None
+    # The usage is in the shared store before the answer ends: the session's next turn may
+    # reach another worker (`settled`).
+    settled = partial(sessions.settled, ctx.session)
+    writer = SseWriter(request, ctx.request_id, partial(sessions.record_usage, ctx.session), settled) if ctx.stream else None
     ping = writer.ping if writer else None  # the exchange pings between whole events only
     before_read = writer.flush if writer else None
     async with exchange(request, snapshot.upstreams, route, body, ctx, before_read, ping) as answer:
@@ -76,12 +79,14 @@ async def forward(
             data = await answer.body()
             usage = passthrough_usage(data)
             sessions.record_usage(ctx.session, usage)
+            await settled()
             return bytes_answer(request, data, usage, status=answer.upstream.status,
                                 content_type=answer.upstream.content_type)
         if writer:
             return await writer.send(await answer.events())
         message = await answer.message()
         sessions.record_usage(ctx.session, message.get("usage"))
+        await settled()
         return json_answer(request, message)
 
 

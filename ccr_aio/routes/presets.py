@@ -238,6 +238,7 @@ async def _merge(request: web.Request, manifest: dict[str, Any], strategy: str) 
     async with admin.lock:
         backup = await asyncio.to_thread(merge_into_file, running.config_path, manifest, strategy, None, check)
         notes = await swap_in(app, built[-1])
+    admin.tell_others()  # with several workers: they all run the merged config
     log.info("preset_merged", config=str(running.config_path), strategy=strategy,
              backup=str(backup) if backup else None)
     return backup, notes

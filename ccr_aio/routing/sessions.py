@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -30,6 +31,7 @@ V = TypeVar("V")
 MISS_RETRY_S = 30.0
 USAGE_SPACE = "usage"
 USAGE_TTL_S = 24 * 3600.0  # a session idle for a day starts afresh
+SETTLE_S = 1.0  # an answer waits this long at most for its usage to reach the shared store
 
 
 class LRU(Generic[K, V]):
@@ -87,6 +89,7 @@ class Sessions:
         # "previous turn was long" rule sees it whichever worker gets the next request.
         self.shared: Backend | None = None
         self._writes: set[asyncio.Task[None]] = set()
+        self._latest: dict[str, asyncio.Task[None]] = {}  # per session, until it is written
 
     @property
     def home(self) -> Path:
@@ -103,12 +106,23 @@ class Sessions:
             if self.shared is not None:  # called from sync code: written in the background
                 task = asyncio.ensure_future(self.shared.put(USAGE_SPACE, session, str(total).encode(), USAGE_TTL_S))
                 self._writes.add(task)
-                task.add_done_callback(self._written)
+                self._latest[session] = task
+                task.add_done_callback(partial(self._written, session))
 
-    def _written(self, task: asyncio.Task[None]) -> None:
+    def _written(self, session: str, task: asyncio.Task[None]) -> None:
         self._writes.discard(task)
+        if self._latest.get(session) is task:
+            del self._latest[session]
         if not task.cancelled() and task.exception() is not None:
             log.warning("session_usage_not_shared", error=type(task.exception()).__name__)
+
+    async def settled(self, session: str | None) -> None:
+        """Wait until the session's latest usage is in the shared store (at most SETTLE_S):
+        an answer ends after this, so the session's next request, on whichever worker,
+        finds it. Nothing to wait for in a single process."""
+        task = self._latest.get(session) if session else None
+        if task is not None:
+            await asyncio.wait({task}, timeout=SETTLE_S)
 
     async def previous_usage(self, session: str) -> int | None:
         """The prompt size of the session's latest response, from whichever worker served it."""
