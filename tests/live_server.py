@@ -210,7 +210,8 @@ async def stopped(pid: int) -> AsyncIterator[None]:
 
 def event_pids(client: Any, event: str) -> list[int]:
     """The PIDs of the processes that logged `event`, in order (a server process's console)."""
-    pattern = re.compile(rf"\] {re.escape(event)} .*? pid=(\d+)")
+    # The console is not a terminal here: key=value lines (`event='route' ... pid=123`).
+    pattern = re.compile(rf"\bevent='{re.escape(event)}'.*? pid=(\d+)")
     return [int(m.group(1)) for m in pattern.finditer(client.server.text())]
 
 
