@@ -76,7 +76,13 @@ class LineFile(logging.Handler):
 
     def write_line(self, data: bytes) -> None:
         with self.lock:  # type: ignore[union-attr]  # set by Handler.__init__
+            self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        try:
             self._stream.write(data)
+        except (OSError, ValueError):  # a full disk loses the line, never the request logging it
+            pass
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -136,7 +142,7 @@ class RotatingServerLog(LineFile):
             if self._size and (self._size + len(data) > self.max_bytes or self.clock() >= self._day_ends):
                 self._stream.close()
                 self._open(self._new_path())
-            self._stream.write(data)
+            self._write(data)
             self._size += len(data)
 
 

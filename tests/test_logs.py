@@ -184,3 +184,15 @@ def test_setup_again_replaces_handlers(tmp_path: Path) -> None:
     get_app_logger().info("after LOG false")
     assert current_server_log() is None
     assert "after LOG false" not in settings.app_log_path.read_text()
+
+
+def test_a_full_disk_loses_the_line_not_the_caller(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    setup_logging(settings, console=False)
+    handler = next(h for h in logging.getLogger().handlers if isinstance(h, RotatingServerLog))
+    handler._stream.close()
+    handler._stream = open("/dev/full", "wb", buffering=0)  # every write: ENOSPC
+    structlog.get_logger().info("lost", n=1)  # must not raise into the request that logs it
+    get_app_logger().info("also lost")
+    logging.getLogger("third.party").warning("stdlib too")
+    assert [e["event"] for e in lines(settings.app_log_path)] == ["also lost"]

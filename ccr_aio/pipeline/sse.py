@@ -12,7 +12,7 @@ re-scanned with what came before), and an unfinished line or event may hold at m
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
 import structlog
@@ -85,16 +85,6 @@ async def iter_lines(
         yield line
 
 
-async def iter_data_lines(
-    byte_chunks: AsyncIterable[bytes], max_line: int = MAX_LINE_BYTES, source: str = "The provider"
-) -> AsyncIterator[bytes]:
-    """Yield the payload of every `data:` line, as bytes. Lines split at `\\n` only, which is
-    never part of a multi-byte UTF-8 character, and the JSON parser reads UTF-8 itself."""
-    async for line in iter_lines(byte_chunks, max_line, source):
-        if line.startswith(b"data:"):
-            yield line[5:].strip()
-
-
 ChunkCheck = Callable[[dict[str, Any]], None]  # raises on a chunk the pipeline must not take
 
 
@@ -106,25 +96,25 @@ async def iter_json_chunks(
     One loop over each read's lines: this runs for every chunk of every stream."""
     splitter = LineSplitter(max_line, source)
     async for raw in byte_chunks:
-        for line in splitter.feed(raw):
-            if not line.startswith(b"data:"):  # half the lines are the blank ones between events
-                continue
+        for chunk in _data_objects(splitter.feed(raw), check):
+            yield chunk
+    for chunk in _data_objects(splitter.end(), check):
+        yield chunk
+
+
+def _data_objects(lines: list[bytes], check: ChunkCheck | None) -> Iterator[dict[str, Any]]:
+    """The JSON objects of the `data:` lines among `lines` (half of them are the blank lines
+    between events), each passed by `check`."""
+    for line in lines:
+        if line.startswith(b"data:"):
             chunk = _data_object(line)
             if chunk is not None:
                 if check is not None:
                     check(chunk)
                 yield chunk
-    for line in splitter.end():
-        chunk = _data_object(line)
-        if chunk is not None:
-            if check is not None:
-                check(chunk)
-            yield chunk
 
 
 def _data_object(line: bytes) -> dict[str, Any] | None:
-    if not line.startswith(b"data:"):
-        return None
     payload = line[5:].strip()
     if not payload or payload == b"[DONE]":
         return None

@@ -235,7 +235,7 @@ class TokenCounter:
         self._store(await self._in_thread(self._tokenize, pending))
 
     def _lookup(self, texts: list[str]) -> tuple[list[_Key], dict[_Key, int], dict[_Key, str]]:
-        keys = [(len(text) << 64) | (hash(text) & _HASH_BITS) for text in texts]  # before taking the lock
+        keys = [_key(text) for text in texts]  # hashed before taking the lock
         known: dict[_Key, int] = {}
         pending: dict[_Key, str] = {}
         cache = self._cache
@@ -273,6 +273,10 @@ class TokenCounter:
             cache.update(fresh)
             while len(cache) > self.max_entries:
                 cache.popitem(last=False)
+
+
+def _key(text: str) -> _Key:
+    return (len(text) << 64) | (hash(text) & _HASH_BITS)
 
 
 def _length(key: _Key) -> int:
