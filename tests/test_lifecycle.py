@@ -55,6 +55,9 @@ async def test_sigterm_ends_never_ending_requests_within_the_grace(server_proces
         await wait_for(lambda: endless.received == 2, what="both requests at the upstream")
         started = time.monotonic()
         server.proc.send_signal(signal.SIGTERM)
+        # A SIGHUP (say, logrotate's) while draining must not end the process early.
+        await wait_for(lambda: server.log_events("shutting_down"), what="the drain started")
+        server.proc.send_signal(signal.SIGHUP)
         rest = await read_to_end(stream, grace + 5)
         plain = await asyncio.wait_for(pending, grace + 5)
         code = await asyncio.wait_for(server.proc.wait(), grace + 5)

@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -87,6 +88,28 @@ def queued_connections(port: int) -> int:
         if fields[1] == local and fields[3] == "0A":  # LISTEN: rx_queue is the accept queue
             return int(fields[4].split(":")[1], 16)
     return 0
+
+
+async def test_a_reload_reaching_a_worker_still_starting_waits_for_its_loop(tmp_path):
+    """The parent forwards a reload's SIGHUP to every worker, a fresh one too: before the
+    worker's loop handles SIGHUP, its default action would end the worker."""
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.slow_start_worker", str(tmp_path),
+                                                cwd=Path(__file__).parent.parent)
+    try:
+        starting = tmp_path / "starting"
+        await wait_for(starting.exists, what="the worker forked")
+        worker = int(starting.read_text())
+        os.kill(worker, signal.SIGHUP)
+        (tmp_path / "go").touch()
+        reloaded = tmp_path / "reloaded"
+        await wait_for(reloaded.exists, what="the worker's loop got the SIGHUP")
+        assert int(reloaded.read_text()) == worker
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 10) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
 
 
 async def test_a_save_is_in_force_on_every_worker_when_it_answers(server_process, fake):

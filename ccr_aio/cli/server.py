@@ -200,12 +200,14 @@ async def _run(settings: Settings, overrides: dict[str, Any], limits: ServerLimi
     else:  # the parent's SIGUSR1: everyone drains for a restart
         loop.add_signal_handler(signal.SIGUSR1, finish, RESTART)
         handled.append(signal.SIGUSR1)
+        workers.take_signals(handled)
         log.info("worker_listening", worker=os.getpid(), max_connections=guard.limit)
     try:
         result = await outcome
     finally:
         for sig in handled:
-            loop.remove_signal_handler(sig)
+            loop.remove_signal_handler(sig)  # back to the default action, which for SIGHUP ends
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the process: a reload while draining is moot
     restarting = result == RESTART
     grace = limits.restart_grace if restarting else limits.shutdown_grace
     log.info("shutting_down", reason="restart" if restarting else "signal", grace_s=grace,

@@ -54,6 +54,11 @@ class Role:
         os.kill(self.parent, signal.SIGHUP)
 
 
+def take_signals(handled: list[signal.Signals]) -> None:
+    """A worker's loop now handles `handled`: deliver those sent while it was starting."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, handled)
+
+
 RunWorker = Callable[[list[socket.socket], Role], int]  # serves until stopped; the exit code
 
 
@@ -85,7 +90,9 @@ class Supervisor:
             try:
                 for sig in SIGNALS:
                     signal.signal(sig, signal.SIG_DFL)
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+                # The rest stay blocked (pending) until its loop handles them (`take_signals`):
+                # a reload's SIGHUP reaching a worker still starting would end it otherwise.
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
                 _end_with_parent(parent)
                 code = self.run_worker(self.listeners, Role(parent))
             except KeyboardInterrupt:
