@@ -80,6 +80,19 @@ async def test_requests_spread_over_both_workers(server_process, fake):
     await wait_for(one_more, timeout=60, what="requests served by both workers")
 
 
+async def test_the_workers_share_the_tokenizer_their_parent_loaded(server_process, fake):
+    """Loaded once before the fork: each worker counts tokens with the parent's copy (pages
+    shared) instead of loading ~23 MB of its own on its first count."""
+    server = await server_process(scale.config(fake, WORKERS=2))
+    first, second = await live_workers(server.home)
+    for serving, idle in ((first, second), (second, first)):
+        async with stopped(idle):  # a 25k-token request: below the threshold, but counted
+            assert await scale.routed_after_long_turn(server.url, fake, f"s-{serving}") == "main-m"
+    counted = {e["pid"]: e["tokens"] for e in server.log_events("route")}
+    assert counted.keys() == {first, second} and min(counted.values()) > 20_000
+    assert [e["pid"] for e in server.log_events("tokenizer_loaded")] == [server.proc.pid]
+
+
 def queued_connections(port: int) -> int:
     """Connections waiting in the accept queue of the listening socket on 127.0.0.1:`port`."""
     local = f"0100007F:{port:04X}"

@@ -39,7 +39,9 @@ from .. import __version__
 from ..app import create_app
 from ..drain import INFLIGHT, Inflight
 from ..logs import close_logging, setup_logging
+from ..memory import release_free_memory
 from ..routes.admin import ADMIN, reload_from_disk
+from ..routing.tokens import load_encoding
 from ..settings import ConfigError, Settings
 from ..shared import prepare_state_file
 from ..state import build_snapshot
@@ -115,7 +117,12 @@ def _supervise(settings: Settings, overrides: dict[str, Any], listeners: list[so
     # What each worker builds first. A config that cannot start (a transformer that fails to
     # build) ends the start here with its error, as with one process, instead of workers that
     # die as they start, again and again.
-    build_snapshot(settings)
+    snapshot = build_snapshot(settings)
+    if snapshot.routing.custom is not None or settings.config.router.long_context:
+        # Loaded before the fork, the tokenizer's ~23 MB of tables live in pages the workers
+        # only read, so they share one copy instead of loading one each on their first count.
+        load_encoding()
+        release_free_memory()  # the Python copy of its ranks, freed, not left in every worker
     if not _listen(settings, listeners):
         return 1
     limits = settings.config.limits

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import io
 import threading
+import time
 import types
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,12 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import structlog
 import tiktoken
 from aiohttp import web
 from tiktoken_ext import openai_public
 
 from ..jsonutil import dumps
 
+log = structlog.get_logger("ccr_aio")
 BPE_PATH = Path(__file__).resolve().parent.parent / "data" / "cl100k_base.tiktoken"
 BPE_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
 DEFAULT_MAX_ENTRIES = 20_000
@@ -57,7 +60,8 @@ def load_encoding() -> tiktoken.Encoding:
     """cl100k_base from the shipped file; never touches the network or the tiktoken cache.
 
     Takes ~0.1 s and ~25 MB: `TokenCounter` loads it in its thread the first time a count
-    needs it, so a server whose rules never count tokens never pays for it.
+    needs it, so a server whose rules never count tokens never pays for it. With workers, the
+    parent loads it before the fork when the rules count tokens: they share its pages.
     """
     # Run tiktoken's own cl100k_base() (pat_str, special tokens) with the URL loader swapped
     # for the local file, on a copy of the function so the shared module is never patched.
@@ -66,10 +70,12 @@ def load_encoding() -> tiktoken.Encoding:
         {**openai_public.cl100k_base.__globals__,
          "load_tiktoken_bpe": lambda _url, expected_hash=None: _read_local_bpe(expected_hash)},
     )
+    began = time.perf_counter()
     encoding = tiktoken.Encoding(**definition())
     # The Rust core holds its own copy of the 100k ranks; tiktoken keeps the Python dict only
     # to pickle the Encoding, which nothing here does. Dropping it frees ~14 MB.
     encoding._mergeable_ranks = {}
+    log.info("tokenizer_loaded", seconds=round(time.perf_counter() - began, 3))
     return encoding
 
 
