@@ -39,6 +39,7 @@ from .. import __version__
 from ..app import create_app
 from ..drain import INFLIGHT, Inflight
 from ..logs import close_logging, setup_logging
+from ..records import metrics_files
 from ..routes.admin import ADMIN, reload_from_disk
 from ..settings import ConfigError, Settings
 from ..shared import prepare_state_file
@@ -126,10 +127,18 @@ def _supervise(settings: Settings, overrides: dict[str, Any], listeners: list[so
         log.error("state_file_unusable", error=str(exc))
         print(f"ccr-aio: cannot prepare {settings.home}/state.sqlite: {exc}", file=sys.stderr)
         return 1
+    # Every start makes it afresh, a restart's too: the counters start over, as with one process.
+    try:
+        metrics_dir = metrics_files.fresh_directory(settings.home)
+    except OSError as exc:
+        log.error("metrics_dir_unusable", error=str(exc))
+        print(f"ccr-aio: cannot prepare {settings.home / metrics_files.DIRECTORY}: {exc}", file=sys.stderr)
+        return 1
 
     generation = ConfigGeneration()  # before the fork: shared by the workers
 
     def run_worker(held: list[socket.socket], role: workers.Role) -> int:
+        metrics_files.use_directory(metrics_dir)  # before its app: /metrics sums every worker
         outcome = asyncio.run(_run(settings, overrides, limits, list(held), role, generation))
         return 0 if outcome == RESTART else int(outcome)
 
@@ -138,8 +147,12 @@ def _supervise(settings: Settings, overrides: dict[str, Any], listeners: list[so
 
     log.info("listening", url=f"http://{settings.host}:{settings.port}", workers=settings.workers)
     supervisor = workers.Supervisor(settings.workers, listeners, run_worker, on_change,
-                                    limits.shutdown_grace, limits.restart_grace)
-    outcome = supervisor.run()
+                                    limits.shutdown_grace, limits.restart_grace,
+                                    on_exit=partial(metrics_files.worker_ended, metrics_dir))
+    try:
+        outcome = supervisor.run()
+    finally:  # on return every worker has ended; on an error they end with the parent
+        metrics_files.remove_directory(metrics_dir)
     if outcome != RESTART:
         daemon.remove_pid(settings.home, os.getpid())
     return outcome

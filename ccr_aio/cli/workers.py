@@ -74,11 +74,19 @@ def _end_with_parent(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+def _nothing(pid: int) -> None:
+    pass
+
+
 class Supervisor:
+    """`on_change(pids)`: the set of workers changed; `on_exit(pid)`: a worker ended (reaped)."""
+
     def __init__(self, count: int, listeners: list[socket.socket], run_worker: RunWorker,
-                 on_change: Callable[[list[int]], None], shutdown_grace: float, restart_grace: float) -> None:
+                 on_change: Callable[[list[int]], None], shutdown_grace: float, restart_grace: float,
+                 on_exit: Callable[[int], None] = _nothing) -> None:
         self.count, self.listeners, self.run_worker = count, listeners, run_worker
         self.on_change, self.shutdown_grace, self.restart_grace = on_change, shutdown_grace, restart_grace
+        self.on_exit = on_exit
         self.workers: dict[int, float] = {}  # pid -> when it started (monotonic)
         self._pause = 0.0
 
@@ -118,6 +126,7 @@ class Supervisor:
                 return dead
             if pid in self.workers:
                 dead.append((pid, os.waitstatus_to_exitcode(status), self.workers.pop(pid)))
+                self.on_exit(pid)
 
     def _fill(self) -> None:
         while len(self.workers) < self.count:
@@ -199,6 +208,7 @@ class Supervisor:
                 self._signal_all(signal.SIGKILL)
                 for pid in list(self.workers):
                     os.waitpid(pid, 0)
-                self.workers.clear()
+                    del self.workers[pid]
+                    self.on_exit(pid)
                 code = 0 if waited is None else 130
         return code
