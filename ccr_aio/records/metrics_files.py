@@ -28,10 +28,9 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, multiprocess, values
 
-from ..private_files import DIR_MODE
-
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 DIRECTORY = "worker-metrics"  # in the server's home
+DIR_MODE = 0o700  # the server's user only, as its logs: the counts tell who used what
 
 _directory: Path | None = None
 
