@@ -9,8 +9,9 @@ in the README hold.
 - A first-run server (listening on 0.0.0.0) that gets providers and no APIKEY moves its
   listening socket to 127.0.0.1 at once (`admin.rebind`); open connections carry on.
 - `--workers N` (N > 1): a parent holds the sockets and supervises N forked workers, each
-  running the server below (workers.py); the parent owns the PID file. A config change in one
-  worker is in force in all before its answer (config_generation.py).
+  running the server below (workers.py); the parent owns the PID file and the directory of the
+  workers' metric files (records/metrics_files.py). A config change in one worker is in force
+  in all before its answer (config_generation.py).
 - POST /api/restart: after the answer is sent, stop accepting but keep the listening socket
   open (connections wait in its backlog), drain the same way within RESTART_GRACE_MS (10 s),
   then `execve` the same interpreter with `-m ccr_aio` and the same arguments, passing the

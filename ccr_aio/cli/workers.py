@@ -9,8 +9,9 @@ connections it cannot take yet (SO_REUSEPORT hashes connections to a fixed worke
 port held by a stray process is an error at start, not a silent split of the traffic.
 
 The parent runs no event loop: it waits for signals (blocked, taken with sigtimedwait):
-- SIGCHLD: a worker died → log it and fork a replacement (after a short, growing pause when
-  workers die right after starting, so a broken config does not spin);
+- SIGCHLD: a worker died → log it, tell `on_exit` (its live metrics leave the sums) and fork a
+  replacement (after a short, growing pause when workers die right after starting, so a
+  broken config does not spin);
 - SIGHUP: forward to every worker (each reloads its config); a worker that applied a save or
   /api/reload sends SIGHUP to the parent, so a reload reaches all workers;
 - SIGUSR1: /api/restart in a worker → every worker drains (RESTART_GRACE_MS), then the parent
