@@ -30,7 +30,7 @@ from prometheus_client import CollectorRegistry, multiprocess, values
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 DIRECTORY = "worker-metrics"  # in the server's home
-DIR_MODE = 0o700  # the server's user only, as its logs: the counts tell who used what
+DIR_MODE = 0o700  # the server's user only, like its logs: the counts describe its traffic
 
 _directory: Path | None = None
 
@@ -41,7 +41,7 @@ def fresh_directory(home: Path) -> Path:
     path = home / DIRECTORY
     remove_directory(path)
     path.mkdir(mode=DIR_MODE)
-    os.chmod(path, DIR_MODE)  # whatever the umask
+    os.chmod(path, DIR_MODE)  # exactly, whatever bits the umask took off
     return path
 
 
