@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import signal
+import stat
 import sys
 import time
 from collections import Counter
@@ -127,6 +128,7 @@ async def test_metrics_sum_every_worker_and_keep_a_dead_ones_counters(server_pro
     config["Providers"] += extra["Providers"]  # "endless,m": a stream that stays in flight
     server = await server_process(config)
     first, second = await live_workers(server.home)
+    assert stat.S_IMODE((server.home / metrics_files.DIRECTORY).stat().st_mode) == 0o700
     async with stopped(first):
         for _ in range(3):
             await answer_one(server.url, fake)
