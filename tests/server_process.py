@@ -103,10 +103,11 @@ async def endless_config(aiohttp_server: Any, **extra: Any) -> tuple[dict[str, A
     return {"Providers": [provider], "Router": {"default": "endless,m"}, **extra}, endless
 
 
-async def open_stream(session: aiohttp.ClientSession, url: str) -> tuple[aiohttp.ClientResponse, bytes]:
+async def open_stream(session: aiohttp.ClientSession, url: str,
+                      model: str = "x") -> tuple[aiohttp.ClientResponse, bytes]:
     """Start a /v1/messages stream and read until its text is flowing."""
     response = await session.post(url + "/v1/messages", json={
-        "model": "x", "max_tokens": 10, "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+        "model": model, "max_tokens": 10, "stream": True, "messages": [{"role": "user", "content": "hi"}]})
     assert response.status == 200
     data = b""
     while b"more" not in data:

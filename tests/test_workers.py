@@ -1,26 +1,32 @@
 """`WORKERS: 2` over real processes: one parent owning the port and the PID file, two workers
 sharing images, session usage and key health through the SQLite file in the home dir, a save
-in force on both when it answers, a dead worker replaced, SIGTERM draining every worker,
-/api/restart renewing all of them."""
+in force on both when it answers, /metrics summing every worker, a dead worker replaced,
+SIGTERM draining every worker, /api/restart renewing all of them."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import stat
 import sys
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 from ccr_aio.cli import daemon
+from ccr_aio.records import metrics_files
 from tests import scale_helpers as scale
 from tests.conftest import base_config, sdk
 from tests.fakes.openai_upstream import completion, json_reply
 from tests.live_server import routed_by, serving_pids, stopped
 from tests.server_process import endless_config, open_stream, server_process  # noqa: F401 - fixture
+from tests.test_records_e2e import metric_samples
 from tests.test_cli import ccr_home, cli, cli_env, reaper, wait_for, write_config  # noqa: F401 - fixtures
 from tests.test_process import free_port
 from tests.test_lifecycle import _refused, assert_cut_for_shutdown, read_to_end
@@ -91,6 +97,69 @@ async def test_the_workers_share_the_tokenizer_their_parent_loaded(server_proces
     counted = {e["pid"]: e["tokens"] for e in server.log_events("route")}
     assert counted.keys() == {first, second} and min(counted.values()) > 20_000
     assert [e["pid"] for e in server.log_events("tokenizer_loaded")] == [server.proc.pid]
+
+
+ANSWERED = {"provider": "fake", "model": "main-m", "scenario": "default", "status": "200"}
+
+
+async def answer_one(url: str, fake: Any) -> None:
+    fake.queue(json_reply(completion("ok")))
+    await scale.client(url).messages.create(model="claude-x", max_tokens=5,
+                                            messages=[{"role": "user", "content": "hi"}])
+
+
+async def scrape(url: str) -> dict[str, list[Any]]:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url + "/metrics") as response:
+            assert response.status == 200
+            return metric_samples(await response.text())
+
+
+def answered(samples: dict[str, list[Any]]) -> float:
+    return sum(s.value for s in samples["ccr_requests_total"] if s.labels == ANSWERED)
+
+
+def in_flight(samples: dict[str, list[Any]]) -> float:
+    return sum(s.value for s in samples["ccr_requests_in_flight"])
+
+
+async def scrape_each(url: str, pids: list[int]) -> list[dict[str, list[Any]]]:
+    """One scrape answered by each worker (the others stopped meanwhile), then a few by whichever."""
+    scrapes = []
+    for answering in pids:
+        async with contextlib.AsyncExitStack() as others:
+            for pid in pids:
+                if pid != answering:
+                    await others.enter_async_context(stopped(pid))
+            scrapes.append(await scrape(url))
+    return scrapes + [await scrape(url) for _ in range(3)]
+
+
+async def test_metrics_sum_every_worker_and_keep_a_dead_ones_counters(server_process, fake, aiohttp_server):
+    config = scale.config(fake, WORKERS=2)
+    extra, _ = await endless_config(aiohttp_server)
+    config["Providers"] += extra["Providers"]  # "endless,m": a stream that stays in flight
+    server = await server_process(config)
+    first, second = await live_workers(server.home)
+    assert stat.S_IMODE((server.home / metrics_files.DIRECTORY).stat().st_mode) == 0o700
+    async with stopped(first):
+        for _ in range(3):
+            await answer_one(server.url, fake)
+    async with stopped(second):
+        for _ in range(2):
+            await answer_one(server.url, fake)
+    assert Counter(e["pid"] for e in server.log_events("route")) == {second: 3, first: 2}
+    assert [answered(s) for s in await scrape_each(server.url, [first, second])] == [5] * 5
+    async with aiohttp.ClientSession() as session:
+        async with stopped(second):
+            stream, _ = await open_stream(session, server.url, model="endless,m")  # on `first`
+        assert in_flight(await scrape(server.url)) == 1
+        os.kill(first, signal.SIGKILL)
+        replaced = await live_workers(server.home, other_than=[first])
+        stream.close()
+    # The parent reaped `first` before it forked the replacement: its stream no longer counts.
+    for found in await scrape_each(server.url, replaced):
+        assert (answered(found), in_flight(found)) == (5, 0)
 
 
 def queued_connections(port: int) -> int:
@@ -179,6 +248,7 @@ async def test_sigterm_drains_every_worker_within_the_grace(server_process, aioh
     assert code == 0 and endless.received == 4
     assert took < grace + 1.0, f"SIGTERM took {took:.1f} s with a {grace} s grace"
     assert not daemon.pid_path(server.home).exists() and _refused(server.port)
+    assert not (server.home / metrics_files.DIRECTORY).exists()
     assert not any(daemon.is_alive(pid) for pid in pids)
     assert {e["pid"] for e in server.log_events("shutting_down")} == set(pids)
 
@@ -186,6 +256,8 @@ async def test_sigterm_drains_every_worker_within_the_grace(server_process, aioh
 async def test_restart_and_reload_reach_every_worker(server_process, fake):
     server = await server_process(scale.config(fake, WORKERS=2))
     first = await live_workers(server.home)
+    await answer_one(server.url, fake)
+    assert answered(await scrape(server.url)) == 1
     async with aiohttp.ClientSession() as session:
         async with session.post(server.url + "/api/reload") as response:
             assert response.status == 200
@@ -198,6 +270,7 @@ async def test_restart_and_reload_reach_every_worker(server_process, fake):
         assert daemon.read_pid(server.home).pid == server.proc.pid and server.proc.returncode is None
         async with session.get(server.url + "/health") as response:
             assert response.status == 200
+    assert answered(await scrape(server.url)) == 0  # a restart is a restart: counters start over
     async with scale.client(server.url).messages.stream(
             model="claude-x", max_tokens=20, messages=[{"role": "user", "content": "hi"}]) as stream:
         assert await stream.get_final_text() == "Hello from fake"  # the fake's default stream

@@ -9,8 +9,9 @@ in the README hold.
 - A first-run server (listening on 0.0.0.0) that gets providers and no APIKEY moves its
   listening socket to 127.0.0.1 at once (`admin.rebind`); open connections carry on.
 - `--workers N` (N > 1): a parent holds the sockets and supervises N forked workers, each
-  running the server below (workers.py); the parent owns the PID file. A config change in one
-  worker is in force in all before its answer (config_generation.py).
+  running the server below (workers.py); the parent owns the PID file and the directory of the
+  workers' metric files (records/metrics_files.py). A config change in one worker is in force
+  in all before its answer (config_generation.py).
 - POST /api/restart: after the answer is sent, stop accepting but keep the listening socket
   open (connections wait in its backlog), drain the same way within RESTART_GRACE_MS (10 s),
   then `execve` the same interpreter with `-m ccr_aio` and the same arguments, passing the
@@ -40,6 +41,7 @@ from ..app import create_app
 from ..drain import INFLIGHT, Inflight
 from ..logs import close_logging, setup_logging
 from ..memory import release_free_memory
+from ..records import metrics_files
 from ..routes.admin import ADMIN, reload_from_disk
 from ..routing.tokens import load_encoding
 from ..settings import ConfigError, Settings
@@ -133,10 +135,18 @@ def _supervise(settings: Settings, overrides: dict[str, Any], listeners: list[so
         log.error("state_file_unusable", error=str(exc))
         print(f"ccr-aio: cannot prepare {settings.home}/state.sqlite: {exc}", file=sys.stderr)
         return 1
+    # Every start makes it afresh, a restart's too: the counters start over, as with one process.
+    try:
+        metrics_dir = metrics_files.fresh_directory(settings.home)
+    except OSError as exc:
+        log.error("metrics_dir_unusable", error=str(exc))
+        print(f"ccr-aio: cannot prepare {settings.home / metrics_files.DIRECTORY}: {exc}", file=sys.stderr)
+        return 1
 
     generation = ConfigGeneration()  # before the fork: shared by the workers
 
     def run_worker(held: list[socket.socket], role: workers.Role) -> int:
+        metrics_files.use_directory(metrics_dir)  # before its app: /metrics sums every worker
         outcome = asyncio.run(_run(settings, overrides, limits, list(held), role, generation))
         return 0 if outcome == RESTART else int(outcome)
 
@@ -145,8 +155,12 @@ def _supervise(settings: Settings, overrides: dict[str, Any], listeners: list[so
 
     log.info("listening", url=f"http://{settings.host}:{settings.port}", workers=settings.workers)
     supervisor = workers.Supervisor(settings.workers, listeners, run_worker, on_change,
-                                    limits.shutdown_grace, limits.restart_grace)
-    outcome = supervisor.run()
+                                    limits.shutdown_grace, limits.restart_grace,
+                                    on_exit=partial(metrics_files.worker_ended, metrics_dir))
+    try:
+        outcome = supervisor.run()
+    finally:  # on return every worker has ended; on an error they end with the parent
+        metrics_files.remove_directory(metrics_dir)
     if outcome != RESTART:
         daemon.remove_pid(settings.home, os.getpid())
     return outcome

@@ -9,8 +9,9 @@ connections it cannot take yet (SO_REUSEPORT hashes connections to a fixed worke
 port held by a stray process is an error at start, not a silent split of the traffic.
 
 The parent runs no event loop: it waits for signals (blocked, taken with sigtimedwait):
-- SIGCHLD: a worker died → log it and fork a replacement (after a short, growing pause when
-  workers die right after starting, so a broken config does not spin);
+- SIGCHLD: a worker died → log it, tell `on_exit` (its live metrics leave the sums) and fork a
+  replacement (after a short, growing pause when workers die right after starting, so a
+  broken config does not spin);
 - SIGHUP: forward to every worker (each reloads its config); a worker that applied a save or
   /api/reload sends SIGHUP to the parent, so a reload reaches all workers;
 - SIGUSR1: /api/restart in a worker → every worker drains (RESTART_GRACE_MS), then the parent
@@ -74,11 +75,19 @@ def _end_with_parent(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+def _nothing(pid: int) -> None:
+    pass
+
+
 class Supervisor:
+    """`on_change(pids)`: the set of workers changed; `on_exit(pid)`: a worker ended (reaped)."""
+
     def __init__(self, count: int, listeners: list[socket.socket], run_worker: RunWorker,
-                 on_change: Callable[[list[int]], None], shutdown_grace: float, restart_grace: float) -> None:
+                 on_change: Callable[[list[int]], None], shutdown_grace: float, restart_grace: float,
+                 on_exit: Callable[[int], None] = _nothing) -> None:
         self.count, self.listeners, self.run_worker = count, listeners, run_worker
         self.on_change, self.shutdown_grace, self.restart_grace = on_change, shutdown_grace, restart_grace
+        self.on_exit = on_exit
         self.workers: dict[int, float] = {}  # pid -> when it started (monotonic)
         self._pause = 0.0
 
@@ -118,6 +127,7 @@ class Supervisor:
                 return dead
             if pid in self.workers:
                 dead.append((pid, os.waitstatus_to_exitcode(status), self.workers.pop(pid)))
+                self.on_exit(pid)
 
     def _fill(self) -> None:
         while len(self.workers) < self.count:
@@ -199,6 +209,7 @@ class Supervisor:
                 self._signal_all(signal.SIGKILL)
                 for pid in list(self.workers):
                     os.waitpid(pid, 0)
-                self.workers.clear()
+                    del self.workers[pid]
+                    self.on_exit(pid)
                 code = 0 if waited is None else 130
         return code

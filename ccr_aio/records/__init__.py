@@ -40,8 +40,10 @@ Why SQLite in WAL mode, one file per machine
   in one short `BEGIN IMMEDIATE` transaction, and `busy_timeout` makes the others wait for it
   rather than fail. WAL needs shared memory between the processes, so the file must be on a
   local disk: several machines each keep their own file (or a shared store, later).
-- With N workers each process has its own `Metrics`; prometheus_client's multi-process mode
-  (its `PROMETHEUS_MULTIPROC_DIR`) can sum them — the gauges already say how (`livesum`).
+- Metrics: one process keeps them in memory. With N workers (`--workers`) each worker writes
+  its values to files in one directory the parent owns (`metrics_files.py`: prometheus_client's
+  multi-process mode), so `/metrics`, whichever worker answers, is the sum over all of them,
+  dead ones included; gauges sum the live workers only (`livesum`).
 
 Layers: this package imports the standard library, `prometheus_client` and itself only;
 what it needs from the config (pricing tables, paths, switches) comes in as plain values.

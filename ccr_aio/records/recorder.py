@@ -29,7 +29,8 @@ class Recorder:
         self.clock = clock
         self.monotonic = monotonic
         if store is not None:
-            self.metrics.watch_store(lambda: store.queued, lambda: store.dropped + store.failed)
+            store.on_change = self.metrics.watch_store(lambda: store.queued,
+                                                       lambda: store.dropped + store.failed)
 
     @classmethod
     async def open(cls, *, usage: bool = True, path: Path | str = DEFAULT_PATH,

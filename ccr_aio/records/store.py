@@ -6,7 +6,8 @@ waiting) and writes what is queued in one transaction in a worker thread. A disk
 stuck or a file that stays locked fills the queue; beyond `max_queue` records are dropped
 and counted, with a warning at most once a minute, instead of memory growing without bound.
 `aclose` writes what is still queued. Retention is applied at open and then at most once per
-`prune_interval_s`, after a write.
+`prune_interval_s`, after a write. `on_change`, when set, is called each time `queued`, `dropped`
+or `failed` may have changed (the metrics of a worker write them to its files then).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class UsageStore:
         self.written = 0  # records on disk
         self.dropped = 0  # records never queued: the queue was full, or the store closed
         self.failed = 0  # records whose write failed (disk full, file locked too long)
+        self.on_change: Callable[[], None] | None = None
         self._queue: asyncio.Queue[RequestRecord] = asyncio.Queue(max_queue)
         self._wake = asyncio.Event()
         self._write_lock = asyncio.Lock()
@@ -84,6 +86,7 @@ class UsageStore:
         waiting = self._queue.qsize()
         if waiting == 1 or waiting >= self.batch_size:
             self._wake.set()
+        self._changed()
         return True
 
     async def flush(self) -> None:
@@ -146,6 +149,7 @@ class UsageStore:
                     log.warning("usage records not written (%d): %s", len(batch), exc)
                 else:
                     self.written += len(batch)
+                self._changed()
 
     async def _prune_quietly(self) -> None:
         try:
@@ -156,8 +160,13 @@ class UsageStore:
             if deleted:
                 log.info("usage records past retention deleted: %d", deleted)
 
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
     def _dropped(self, reason: str) -> None:
         self.dropped += 1
+        self._changed()
         now = self.clock()
         last = self._last_drop_warning
         if last is None or now - last >= DROP_WARNING_INTERVAL_S:
