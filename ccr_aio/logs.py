@@ -101,6 +101,10 @@ class RotatingServerLog(LineFile):
 
     The stdlib rotating handlers rename the live file to `name.1`; we never rename, so a
     file's name always tells when it was started and readers can tail it safely.
+
+    The workers of `--workers N` append to the same file, each with its own handler: the size
+    that decides is the file's (not what this process wrote), and a process that finds the next
+    file already started by another joins it, so N workers still make one file at a time.
     """
 
     def __init__(self, directory: Path, *, max_bytes: int = MAX_BYTES, keep: int = KEEP_FILES,
@@ -127,9 +131,24 @@ class RotatingServerLog(LineFile):
             start = newest + timedelta(seconds=1)
         return self.directory / f"ccr-{start.strftime(_STAMP)}.log"
 
+    def _next_path(self) -> Path:
+        files = self._files()
+        if files and files[-1] != self.path:  # another process rotated first
+            newest = files[-1]
+            if _stamp(newest).date() == self.clock().date() and newest.stat().st_size < self.max_bytes:
+                return newest
+        return self._new_path()
+
+    def _file_size(self) -> int:
+        try:
+            return os.fstat(self._stream.fileno()).st_size
+        except (OSError, ValueError):
+            return self._size
+
     def _open(self, path: Path) -> None:
         super()._open(path)
-        self._size = self._stream.tell()
+        self._size = 0
+        self._size = self._file_size()
         self._started = _stamp(path).date()
         self._day_ends = datetime.combine(self._started + timedelta(days=1), datetime.min.time())
         for old in self._files()[:-self.keep]:
@@ -141,9 +160,9 @@ class RotatingServerLog(LineFile):
             # roll on every line.
             if self._size and (self._size + len(data) > self.max_bytes or self.clock() >= self._day_ends):
                 self._stream.close()
-                self._open(self._new_path())
+                self._open(self._next_path())
             self._write(data)
-            self._size += len(data)
+            self._size = self._file_size()  # other workers' lines count too
 
 
 class ConsoleLog(logging.StreamHandler):  # type: ignore[type-arg]

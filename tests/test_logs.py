@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,43 @@ def test_new_file_each_day(tmp_path: Path) -> None:
     handler.close()
     assert [p.name for p in sorted(logs_dir.iterdir())] == [
         "ccr-20250101235959.log", "ccr-20250102000001.log"]
+
+
+def two_workers(logs_dir: Path, clock: Callable[[], datetime], **limits: int) -> list[RotatingServerLog]:
+    """Two processes' handlers on one logs dir, as the workers of `--workers 2` have."""
+    return [RotatingServerLog(logs_dir, clock=clock, **limits) for _ in range(2)]
+
+
+def test_workers_rotate_one_file_at_a_time_by_its_whole_size(tmp_path: Path) -> None:
+    logs_dir = tmp_path / "logs"
+    now = datetime(2025, 1, 1, 12, 0, 0)
+    workers = two_workers(logs_dir, lambda: now, max_bytes=400, keep=100)
+    for i in range(40):
+        workers[i % 2].write_line(b'{"i": %2d, "padding": "..........."}\n' % i)  # 34 bytes
+    files = sorted(logs_dir.iterdir())
+    # By what each wrote, each would have let its file grow to twice the limit.
+    assert all(f.stat().st_size <= 400 + 34 for f in files), [f.stat().st_size for f in files]
+    assert len(files) == 4  # 40 x 34 bytes in files of ~400: not one new file per worker
+    assert workers[0].path == workers[1].path == files[-1]
+    assert sorted(int(line[6:8]) for f in files for line in f.read_bytes().splitlines()) == list(range(40))
+    for worker in workers:
+        worker.close()
+
+
+def test_workers_start_one_new_file_at_midnight(tmp_path: Path) -> None:
+    logs_dir = tmp_path / "logs"
+    now = [datetime(2025, 1, 1, 23, 59, 59)]
+    workers = two_workers(logs_dir, lambda: now[0])
+    for worker in workers:
+        worker.write_line(b"yesterday\n")
+    now[0] += timedelta(seconds=2)
+    for worker in workers:
+        worker.write_line(b"today\n")
+    for worker in workers:
+        worker.close()
+    assert [(p.name, p.read_bytes()) for p in sorted(logs_dir.iterdir())] == [
+        ("ccr-20250101235959.log", b"yesterday\nyesterday\n"),
+        ("ccr-20250102000001.log", b"today\ntoday\n")]
 
 
 def test_setup_again_replaces_handlers(tmp_path: Path) -> None:
