@@ -73,9 +73,12 @@ def _serve(request: dict[str, Any]) -> int:
 
 
 def run() -> None:
+    # The replies keep stdout's pipe; anything else printed (a library's log line while
+    # warming up) goes to stderr instead of into a reply.
+    replies = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
     _warm()
     signal.signal(signal.SIGCHLD, _reap)
-    replies = sys.stdout
     for line in sys.stdin:
         request = json.loads(line)
         replies.flush()
@@ -84,6 +87,7 @@ def run() -> None:
         if pid == 0:
             code = 1
             try:
+                os.close(replies.fileno())  # the server must not hold the reply pipe open
                 code = _serve(request)
             except BaseException:  # noqa: BLE001 - the child must never return into this loop
                 traceback.print_exc()

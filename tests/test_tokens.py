@@ -223,7 +223,7 @@ async def test_tokenizer_loads_on_first_need_in_the_counters_thread(monkeypatch)
         loads.append(threading.current_thread().name)
         return ENC
 
-    monkeypatch.setattr(tokens, "load_encoding", recording_load)
+    monkeypatch.setattr(tokens, "load_encoding_logged", recording_load)
     counter = TokenCounter()
     assert loads == []  # building the counter (at app start) loads nothing
     body = {"messages": [{"role": "user", "content": "Hello, world!"}]}
@@ -239,7 +239,7 @@ async def test_fully_cached_counts_need_no_tokenizer(monkeypatch) -> None:
     first = await counter.count_async(body)
     fresh = TokenCounter()
     fresh._cache = counter._cache  # the same per-text counts, no tokenizer yet
-    monkeypatch.setattr(tokens, "load_encoding", lambda: pytest.fail("loaded without need"))
+    monkeypatch.setattr(tokens, "load_encoding_logged", lambda: pytest.fail("loaded without need"))
     assert await fresh.count_async(body) == first
 
 

@@ -43,7 +43,7 @@ from ..logs import close_logging, setup_logging
 from ..memory import release_free_memory
 from ..records import metrics_files
 from ..routes.admin import ADMIN, reload_from_disk
-from ..routing.tokens import load_encoding
+from ..routing.tokens import load_encoding_logged
 from ..settings import ConfigError, Settings
 from ..shared import prepare_state_file
 from ..state import build_snapshot
@@ -123,7 +123,7 @@ def _supervise(settings: Settings, overrides: dict[str, Any], listeners: list[so
     if snapshot.routing.custom is not None or settings.config.router.long_context:
         # Loaded before the fork, the tokenizer's ~23 MB of tables live in pages the workers
         # only read, so they share one copy instead of loading one each on their first count.
-        load_encoding()
+        load_encoding_logged()
         release_free_memory()  # the Python copy of its ranks, freed, not left in every worker
     if not _listen(settings, listeners):
         return 1

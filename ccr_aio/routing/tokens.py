@@ -70,11 +70,21 @@ def load_encoding() -> tiktoken.Encoding:
         {**openai_public.cl100k_base.__globals__,
          "load_tiktoken_bpe": lambda _url, expected_hash=None: _read_local_bpe(expected_hash)},
     )
-    began = time.perf_counter()
     encoding = tiktoken.Encoding(**definition())
     # The Rust core holds its own copy of the 100k ranks; tiktoken keeps the Python dict only
     # to pickle the Encoding, which nothing here does. Dropping it frees ~14 MB.
     encoding._mergeable_ranks = {}
+    return encoding
+
+
+def load_encoding_logged() -> tiktoken.Encoding:
+    """`load_encoding`, logging `tokenizer_loaded` when this call is the one that loads it.
+    (Not inside `load_encoding`: before the server sets up logging, a log line would go to
+    stdout, which may be a command's output.)"""
+    if load_encoding.cache_info().currsize:
+        return load_encoding()
+    began = time.perf_counter()
+    encoding = load_encoding()
     log.info("tokenizer_loaded", seconds=round(time.perf_counter() - began, 3))
     return encoding
 
@@ -175,7 +185,7 @@ class TokenCounter:
     @property
     def encoding(self) -> tiktoken.Encoding:
         if self._encoding is None:
-            self._encoding = load_encoding()
+            self._encoding = load_encoding_logged()
         return self._encoding
 
     async def _in_thread(self, work: Callable[..., T], *args: Any) -> T:
@@ -184,7 +194,7 @@ class TokenCounter:
     async def _loaded(self) -> None:
         """The tokenizer, loaded in the counter's thread so the loop keeps serving meanwhile."""
         if self._encoding is None:
-            self._encoding = await self._in_thread(load_encoding)
+            self._encoding = await self._in_thread(load_encoding_logged)
 
     def __len__(self) -> int:
         return len(self._cache)
