@@ -18,6 +18,13 @@ from ccr_aio.cli import workers
 START_DEADLINE_S = 30.0
 
 
+def tell(path: Path) -> None:
+    """Write this process's PID to `path` at once: the test never reads a half-written file."""
+    part = path.with_suffix(".part")
+    part.write_text(str(os.getpid()))
+    part.rename(path)
+
+
 async def serve(folder: Path) -> int:
     loop = asyncio.get_running_loop()
     reloaded, ended = loop.create_future(), loop.create_future()
@@ -25,14 +32,14 @@ async def serve(folder: Path) -> int:
     loop.add_signal_handler(signal.SIGTERM, ended.set_result, None)
     workers.take_signals([signal.SIGHUP, signal.SIGTERM])
     await reloaded
-    (folder / "reloaded").write_text(str(os.getpid()))
+    tell(folder / "reloaded")
     await ended
     return 0
 
 
 def main(folder: Path) -> int | str:
     def run_worker(held: list[socket.socket], role: workers.Role) -> int:
-        (folder / "starting").write_text(str(os.getpid()))
+        tell(folder / "starting")
         deadline = time.monotonic() + START_DEADLINE_S
         while not (folder / "go").exists():  # the test sends its SIGHUP meanwhile
             if time.monotonic() > deadline:
