@@ -149,13 +149,7 @@ async def exchange(
                 continue
             tried = attempt.target
             call_ctx = ctx if call is route else replace(ctx, provider=call.provider.name, model=call.model)
-            prepared = await prepare_request(upstreams.endpoint, call.provider, call.model, fitted, call_ctx)
-            del fitted
-            await asyncio.sleep(0)  # other requests get a turn between converting and serializing
-            # Only the bytes are kept: the converted body (as big as the client's, in objects)
-            # would otherwise stay in memory for as long as the answer streams.
-            outgoing = Outgoing(dumps_bytes(prepared.body), prepared.options, prepared.bypass)
-            del prepared
+            outgoing = await _outgoing(upstreams, call, fitted, call_ctx)
             silence = None if outgoing.bypass else on_silence
             record = provider_call(request, call)  # the request's record notes every try
             try:
@@ -178,10 +172,19 @@ async def exchange(
         raw = upstream_bytes(upstream, call, before_read, silence, first)
         limits = upstreams.settings.config.limits
         bypass = outgoing.bypass
-        del outgoing
+        del outgoing  # sent: its bytes need not stay in memory while the answer streams
         yield Answer(upstream, raw, call, upstreams.endpoint, bypass, call_ctx, limits.upstream_line)
     finally:
         close_upstream(upstream)
+
+
+async def _outgoing(upstreams: Upstreams, call: Route, body: AnthropicRequest, ctx: Context) -> Outgoing:
+    """The request for `call`'s provider and model, as bytes. Only the bytes are kept: the
+    converted body (as big as the client's, in objects) would otherwise stay in memory for as
+    long as the answer streams."""
+    prepared = await prepare_request(upstreams.endpoint, call.provider, call.model, body, ctx)
+    await asyncio.sleep(0)  # other requests get a turn between converting and serializing
+    return Outgoing(dumps_bytes(prepared.body), prepared.options, prepared.bypass)
 
 
 async def _open(
