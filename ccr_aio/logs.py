@@ -147,7 +147,7 @@ class RotatingServerLog(LineFile):
 
     def _open(self, path: Path) -> None:
         super()._open(path)
-        self._size = 0
+        self._size = 0  # what `_file_size` falls back to when the new file cannot be read
         self._size = self._file_size()
         self._started = _stamp(path).date()
         self._day_ends = datetime.combine(self._started + timedelta(days=1), datetime.min.time())

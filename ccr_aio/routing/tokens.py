@@ -89,7 +89,6 @@ def load_encoding_logged() -> tiktoken.Encoding:
     return encoding
 
 
-
 def _block_texts(block: Any, out: list[str]) -> None:
     if not isinstance(block, dict):
         return
